@@ -1,0 +1,100 @@
+"""The project's Hydra sweeper: Hydra's basic grid expansion, plus
+
+  1. every job's config is composed and validated before any job starts; one bad config stops the whole
+     sweep with a one-line message naming the run and the key (exit code 2);
+  2. a plan is printed (runs, parameters, tokens, FLOPs, status: done / resume / new, data artifacts);
+     `plan_only=true` stops there;
+  3. a failed run does not stop the others; the sweep ends with a summary table and exits non-zero if
+     any run failed. Re-running the same command re-runs only failed and missing runs (finished runs are
+     skipped by xlmr.run, interrupted ones resume from their checkpoint).
+
+Hydra only instantiates plugins that live in the `hydra_plugins` package, hence this module's home.
+"""
+
+
+
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from hydra.core.config_store import ConfigStore
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.utils import JobStatus
+from omegaconf import DictConfig, OmegaConf
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class XlmrSweeperConf:
+    _target_: str = "hydra_plugins.xlmr_sweeper.xlmr_sweeper.XlmrSweeper"
+    max_batch_size: Optional[int] = None
+    params: Optional[Dict[str, str]] = None
+
+
+ConfigStore.instance().store(group="hydra/sweeper", name="xlmr", node=XlmrSweeperConf, provider="xlmr")
+
+
+class XlmrSweeper(BasicSweeper):
+    def sweep(self, arguments: List[str]) -> Any:
+        from xlmr.config import ConfigError, validate
+        from xlmr.plan import format_plan, plan_row
+
+        assert self.config is not None and self.launcher is not None and self.hydra_context is not None
+        parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
+        overrides = parser.parse_overrides(self._parse_config() + list(arguments))
+        self.overrides = self.split_arguments(overrides, self.max_batch_size)
+        jobs = [job for batch in self.overrides for job in batch]
+
+        rows, configs = [], []
+        for job in jobs:
+            cfg = self.hydra_context.config_loader.load_sweep_config(self.config, list(job))
+            run_dir = Path(cfg.hydra.sweep.dir) / str(cfg.hydra.sweep.subdir)
+            try:
+                validate(cfg)
+            except ConfigError as err:
+                print(f"error: run '{run_dir.name}': {err} — nothing was launched", file=sys.stderr)
+                sys.exit(2)
+            configs.append(cfg)
+            rows.append(plan_row(cfg, run_dir))
+        print(format_plan(rows, self.config))
+        if self.config.get("plan_only", False):
+            print("plan_only=true: nothing launched")
+            return []
+
+        sweep_dir = Path(self.config.hydra.sweep.dir)
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
+        returns, initial_job_idx = [], 0
+        while not self.is_done():
+            batch = self.get_job_batch()
+            results = self.launcher.launch(batch, initial_job_idx=initial_job_idx)
+            initial_job_idx += len(batch)
+            returns.append(results)
+        outcomes = [_outcome(r) for results in returns for r in results]
+        print(_summary(rows, outcomes))
+        if any(o[0] == "failed" for o in outcomes):
+            sys.exit(1)
+        return returns
+
+
+def _outcome(result: Any) -> "tuple[str, str]":
+    if result.status == JobStatus.COMPLETED:
+        value = result.return_value
+        return (value.get("outcome", "done") if isinstance(value, dict) else "done", "")
+    err = result._return_value  # the exception the job raised
+    return ("failed", f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}")
+
+
+def _summary(rows: "list[dict[str, Any]]", outcomes: "list[tuple[str, str]]") -> str:
+    lines = ["", "sweep summary:"]
+    for row, (status, error) in zip(rows, outcomes):
+        lines.append(f"  {status:8s} {row['run']}" + (f"  — {error}" if error else ""))
+    counts: dict[str, int] = {}
+    for status, _ in outcomes:
+        counts[status] = counts.get(status, 0) + 1
+    lines.append("  " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+    return "\n".join(lines)

@@ -1,0 +1,290 @@
+"""Typed config schemas (registered in Hydra's ConfigStore) and the validation of a composed config.
+
+Science knobs (they define a result and are the results table's columns): model, langs, corpus,
+alpha, vocab_size, seed, train (the budget), tokenizer. Implementation knobs (never columns, never
+cache keys): trainer, logger, paths. Every group's YAML in conf/ starts from one of these schemas,
+so an unknown key or a wrong type is refused by OmegaConf before anything runs; `validate()` then checks
+what types cannot (ranges, divisibility, language codes, files) and raises a one-line ConfigError.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, DictConfig, OmegaConf
+
+from xlmr.data.synthetic import SyntheticCorpusConfig
+
+# Overrides of these keys (and of their children) do not name a run directory: they change how a run
+# is executed, not what it computes.
+IMPLEMENTATION_KEYS = ("trainer", "logger", "paths", "hydra", "sweep", "name", "force", "plan_only")
+
+
+class ConfigError(ValueError):
+    """A bad config value: str(err) is one line naming the key, the value and what is valid."""
+
+    def __init__(self, key: str, value: Any, valid: str):
+        super().__init__(f"{key}={value}: {valid}")
+        self.key = key
+
+
+# ---------------------------------------------------------------------------------------- science
+@dataclass
+class ModelConfig:
+    name: str = MISSING
+    layers: int = MISSING
+    hidden: int = MISSING  # H
+    ffn: int = MISSING  # H_ff, 4H in XLM-R
+    heads: int = MISSING  # A; head size = H / A
+    max_positions: int = 512
+    dropout: float = 0.1
+    attention_dropout: float = 0.1
+
+
+@dataclass
+class CorpusConfig:
+    name: str = MISSING
+
+
+@dataclass
+class SyntheticCorpus(SyntheticCorpusConfig):
+    name: str = "synthetic"
+
+
+@dataclass
+class CC100Corpus(CorpusConfig):
+    """A directory in CC-100's layout: <lang>.txt or <lang>.txt.xz, documents separated by blank lines."""
+
+    name: str = "cc100"
+    path: str = MISSING
+
+
+@dataclass
+class TrainConfig:
+    """The training budget. One step = one optimizer update of `batch_tokens` tokens."""
+
+    name: str = MISSING
+    max_steps: int = MISSING
+    batch_tokens: int = MISSING  # tokens per update, over all devices and accumulation steps
+    seq_len: int = 128  # tokens per sequence, <s> and </s> included
+    lr: float = MISSING  # peak learning rate
+    warmup_steps: int = MISSING  # linear warmup, then linear decay to 0 at max_steps
+    weight_decay: float = 0.01
+    adam_beta1: float = 0.9
+    adam_beta2: float = 0.98  # RoBERTa
+    adam_eps: float = 1e-6
+    clip_grad_norm: float = 1.0  # 0 = off
+    mask_prob: float = 0.15
+    mask_token_prob: float = 0.8
+    random_token_prob: float = 0.1
+
+
+@dataclass
+class TokenizerConfig:
+    sample_sentences: int = 200_000  # α-sampled sentences SentencePiece is trained on
+    character_coverage: float = 0.9995
+    seed: int = 0  # not the run seed: runs that differ only in seed share one tokenizer
+
+
+@dataclass
+class DataConfig:
+    valid_fraction: float = 0.05  # share of documents held out per language …
+    max_valid_tokens: int = 50_000  # … up to this many tokens
+    eval_sequences: int = 128  # held-out sequences scored per language
+
+
+# ---------------------------------------------------------------------------------- implementation
+@dataclass
+class TrainerConfig:
+    accelerator: str = "auto"  # auto | cpu | gpu
+    devices: int = 1  # per node
+    num_nodes: int = 1
+    strategy: str = "auto"  # auto | ddp | ddp_spawn
+    precision: str = "auto"  # auto = bf16-mixed on CUDA, 32-true on CPU
+    micro_batch_size: int = 32  # sequences per device per forward pass
+    eval_batch_size: int = 64
+    num_workers: int = 0  # data-loader worker processes (batches are pure functions of the index)
+    threads: int = 0  # torch intra-op threads on CPU; 0 = torch's default
+    log_every_steps: int = 10
+    val_every_steps: int = 0  # held-out evaluation during training; 0 = only at the end
+    ckpt_every_steps: int = 100
+    keep_step_checkpoints: bool = False  # keep every step-*.ckpt, not only last.ckpt
+    progress_bar: bool = False
+
+
+@dataclass
+class LoggerConfig:
+    wandb: bool = True
+    mode: str = "offline"  # offline | online | disabled (W&B's modes)
+    project: str = "xlmr-scaling"
+    entity: Optional[str] = None
+
+
+@dataclass
+class PathsConfig:
+    runs_dir: str = "runs"
+    cache_dir: str = "cache"
+
+
+@dataclass
+class Config:
+    model: ModelConfig = MISSING
+    corpus: Any = MISSING  # a CorpusConfig subclass, typed by its group's schema
+    train: TrainConfig = MISSING
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    logger: LoggerConfig = field(default_factory=LoggerConfig)
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    # A language set, 7 | 15 | 30 | 60 | 100 (xlmr/data/languages.py), or a list of CC-100 codes, [en,fr,sw].
+    # A plain key, not a config group: Hydra cannot select a group option named "7" from the command line.
+    langs: Any = 7
+    alpha: float = 0.3  # language sampling exponent: q_i ∝ p_i^alpha
+    vocab_size: int = 8000  # SentencePiece pieces; the model has vocab_size + 2 embedding rows
+    seed: int = 0
+    name: str = "default"  # the sweep's name: runs go to <runs_dir>/<name>/<run>/
+    force: bool = False  # re-run even when the run directory holds a finished result
+    plan_only: bool = False  # multirun: print the validated plan and launch nothing
+
+
+def register_configs() -> None:
+    cs = ConfigStore.instance()
+    cs.store(name="config_schema", node=Config)
+    cs.store(group="model", name="schema", node=ModelConfig)
+    cs.store(group="train", name="schema", node=TrainConfig)
+    cs.store(group="trainer", name="schema", node=TrainerConfig)
+    cs.store(group="logger", name="schema", node=LoggerConfig)
+    cs.store(group="corpus", name="synthetic_schema", node=SyntheticCorpus)
+    for schema in CORPUS_SCHEMAS.values():
+        cs.store(group="corpus", name=f"{schema.name}_schema", node=schema)
+
+
+# Corpus sources besides the embedded synthetic one register here: name → schema dataclass.
+CORPUS_SCHEMAS: dict[str, type] = {"cc100": CC100Corpus}
+
+
+def run_name(overrides: list[str]) -> str:
+    """The run directory's name: the science overrides, sorted, as `key=value,key=value`; 'default' if none.
+    Hydra resolver `xlmr_run_name`, applied to `hydra.overrides.task`."""
+    kept = []
+    for ov in overrides:
+        key = ov.split("=", 1)[0].lstrip("+~")
+        if key.split(".")[0].split("/")[0] in IMPLEMENTATION_KEYS:
+            continue
+        kept.append(ov.lstrip("+~").replace("/", "_"))
+    return ",".join(sorted(kept)) or "default"
+
+
+if not OmegaConf.has_resolver("xlmr_run_name"):
+    OmegaConf.register_new_resolver("xlmr_run_name", lambda overrides: run_name(list(overrides)))
+
+
+# -------------------------------------------------------------------------------------- validation
+def world_size(cfg: DictConfig) -> int:
+    return int(cfg.trainer.devices) * int(cfg.trainer.num_nodes)
+
+
+def accumulation(cfg: DictConfig) -> int:
+    """Micro-batches per optimizer step per device: batch_tokens = seq_len · micro_batch · devices · accum."""
+    per_pass = cfg.train.seq_len * cfg.trainer.micro_batch_size * world_size(cfg)
+    return cfg.train.batch_tokens // per_pass
+
+
+def lang_codes(cfg: DictConfig) -> list[str]:
+    """The run's language codes from `langs`: a set size (7, 15, 30, 60, 100) or a list of codes."""
+    from xlmr.data.languages import SET_SIZES, known_codes, language_set
+
+    langs = cfg.langs
+    if isinstance(langs, (list, tuple)) or OmegaConf.is_list(langs):
+        codes = [str(c) for c in langs]
+        if not codes:
+            raise ConfigError("langs", "[]", "needs at least one language")
+        unknown = [c for c in codes if c not in known_codes()]
+        if unknown:
+            raise ConfigError("langs", unknown[0], "unknown language code; valid: the CC-100 codes in "
+                              f"xlmr/data/cc100_stats.tsv, e.g. {', '.join(sorted(known_codes())[:8])}, …")
+        if len(set(codes)) != len(codes):
+            raise ConfigError("langs", codes, "a language is listed twice")
+        return codes
+    if isinstance(langs, bool) or str(langs) not in {str(n) for n in SET_SIZES}:
+        raise ConfigError("langs", langs, f"unknown language set; valid: {', '.join(map(str, SET_SIZES))}, "
+                          "or a list of CC-100 codes such as [en,fr,sw]")
+    return list(language_set(int(langs)))
+
+
+def langs_name(cfg: DictConfig) -> str:
+    """'7', '15', … for the standard sets, 'en+fr+sw' for a list."""
+    langs = cfg.langs
+    return "+".join(map(str, langs)) if OmegaConf.is_list(langs) or isinstance(langs, (list, tuple)) else str(langs)
+
+
+def validate(cfg: DictConfig) -> None:
+    """Raise ConfigError for the first bad value. Cheap: touches no data (only stats a corpus path)."""
+    m = cfg.model
+    for key in ("layers", "hidden", "ffn", "heads"):
+        if m[key] <= 0:
+            raise ConfigError(f"model.{key}", m[key], "must be a positive integer")
+    if m.hidden % m.heads:
+        divisors = [h for h in range(1, m.hidden + 1) if m.hidden % h == 0 and h <= 64]
+        raise ConfigError("model.heads", m.heads, f"hidden={m.hidden} is not divisible by it; valid: {divisors}")
+
+    codes = lang_codes(cfg)
+
+    if not (math.isfinite(cfg.alpha) and cfg.alpha >= 0):
+        raise ConfigError("alpha", cfg.alpha, "must be a finite number >= 0 (0 = uniform, 0.3 = XLM-R, 1 = proportional)")
+    if cfg.vocab_size < 100:
+        raise ConfigError("vocab_size", cfg.vocab_size, "must be >= 100 SentencePiece pieces (XLM-R: 250000)")
+    if cfg.vocab_size + 2 > 2**31 - 1:
+        raise ConfigError("vocab_size", cfg.vocab_size, "must fit int32 ids")
+
+    t = cfg.train
+    if t.seq_len < 8 or t.seq_len > m.max_positions:
+        raise ConfigError("train.seq_len", t.seq_len, f"must be in [8, model.max_positions={m.max_positions}]")
+    for key in ("max_steps", "batch_tokens"):
+        if t[key] <= 0:
+            raise ConfigError(f"train.{key}", t[key], "must be a positive integer")
+    if not t.lr > 0:
+        raise ConfigError("train.lr", t.lr, "must be > 0")
+    if not 0 <= t.warmup_steps <= t.max_steps:
+        raise ConfigError("train.warmup_steps", t.warmup_steps, f"must be in [0, train.max_steps={t.max_steps}]")
+    if not 0 < t.mask_prob < 1 or t.mask_token_prob + t.random_token_prob > 1:
+        raise ConfigError("train.mask_prob", t.mask_prob, "need 0 < mask_prob < 1 and mask_token_prob + random_token_prob <= 1")
+    per_pass = t.seq_len * cfg.trainer.micro_batch_size * world_size(cfg)
+    if t.batch_tokens % per_pass:
+        raise ConfigError("train.batch_tokens", t.batch_tokens,
+                          f"must be a multiple of seq_len × trainer.micro_batch_size × devices × nodes = {per_pass} "
+                          f"(e.g. {per_pass * max(1, round(t.batch_tokens / per_pass))})")
+
+    tr = cfg.trainer
+    if tr.micro_batch_size <= 0 or tr.devices <= 0 or tr.num_nodes <= 0:
+        raise ConfigError("trainer.micro_batch_size", tr.micro_batch_size, "micro_batch_size, devices, num_nodes must be > 0")
+    if tr.precision not in ("auto", "32-true", "32", "bf16-mixed", "16-mixed", "bf16-true"):
+        raise ConfigError("trainer.precision", tr.precision, "valid: auto, 32-true, bf16-mixed, 16-mixed, bf16-true")
+    if cfg.logger.mode not in ("offline", "online", "disabled"):
+        raise ConfigError("logger.mode", cfg.logger.mode, "valid: offline, online, disabled")
+    if not 0 < cfg.data.valid_fraction < 1:
+        raise ConfigError("data.valid_fraction", cfg.data.valid_fraction, "must be in (0, 1)")
+
+    from xlmr.data.corpus import corpus_source
+
+    corpus_source(cfg.corpus).check(codes)  # names the missing/empty file, or the unknown corpus
+
+
+def science_knobs(cfg: DictConfig) -> dict[str, Any]:
+    """The flat dict of knobs that define a result: result.json's `knobs`, W&B's config, table columns."""
+    return {
+        "model": cfg.model.name, "layers": cfg.model.layers, "hidden": cfg.model.hidden,
+        "ffn": cfg.model.ffn, "heads": cfg.model.heads,
+        "langs": langs_name(cfg), "num_langs": len(lang_codes(cfg)),
+        "alpha": float(cfg.alpha), "vocab_size": int(cfg.vocab_size), "corpus": cfg.corpus.name,
+        "seed": int(cfg.seed), "train": cfg.train.name, "max_steps": int(cfg.train.max_steps),
+        "batch_tokens": int(cfg.train.batch_tokens), "seq_len": int(cfg.train.seq_len), "lr": float(cfg.train.lr),
+    }
+
+
+def conf_dir() -> Path:
+    return Path(__file__).resolve().parent.parent / "conf"

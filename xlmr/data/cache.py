@@ -1,0 +1,97 @@
+"""Content-addressed artifacts for the data stages ①–④ (corpus, tokenizer, shards).
+
+An artifact lives in `<cache>/<kind>/<key>/` where key = sha256(stage spec + upstream keys + stage version).
+It is built once: under an exclusive file lock (`<kind>/<key>.lock`, fcntl, so concurrent processes and
+Slurm jobs on a shared filesystem wait for each other), into a temp dir, then renamed into place, with a
+`manifest.json` written last inside the temp dir. A directory without the manifest never exists at the
+final path, so no reader ever sees a half-written artifact.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import socket
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+MANIFEST = "manifest.json"
+
+
+def artifact_key(spec: dict[str, Any]) -> str:
+    """A stable 16-hex-digit key of a JSON-serialisable spec (keys sorted)."""
+    blob = json.dumps(spec, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Artifact:
+    kind: str
+    key: str
+    path: Path
+    manifest: dict[str, Any]
+    built_now: bool  # False when it was found in the cache
+
+
+@contextmanager
+def file_lock(path: Path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def artifact_path(cache_dir: Path, kind: str, spec: dict[str, Any]) -> Path:
+    return Path(cache_dir) / kind / artifact_key(spec)
+
+
+def is_built(cache_dir: Path, kind: str, spec: dict[str, Any]) -> bool:
+    return (artifact_path(cache_dir, kind, spec) / MANIFEST).is_file()
+
+
+def read_manifest(path: Path) -> dict[str, Any]:
+    return json.loads((Path(path) / MANIFEST).read_text())
+
+
+def get_or_build(
+    cache_dir: Path, kind: str, spec: dict[str, Any], build: Callable[[Path], dict[str, Any]]
+) -> Artifact:
+    """Return the artifact for `spec`, building it with `build(tmp_dir) -> info` if absent.
+
+    `build` writes its files into tmp_dir and returns a JSON-able dict that goes into the manifest.
+    """
+    key = artifact_key(spec)
+    final = Path(cache_dir) / kind / key
+    if (final / MANIFEST).is_file():
+        return Artifact(kind, key, final, read_manifest(final), built_now=False)
+    with file_lock(final.with_name(key + ".lock")):
+        if (final / MANIFEST).is_file():  # built by another process while we waited
+            return Artifact(kind, key, final, read_manifest(final), built_now=False)
+        tmp = final.with_name(f".{key}.tmp-{socket.gethostname()}-{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        start = time.time()
+        try:
+            info = build(tmp)
+            manifest = {"kind": kind, "key": key, "spec": spec, "build_seconds": round(time.time() - start, 3),
+                        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "host": socket.gethostname(),
+                        "files": {p.name: p.stat().st_size for p in sorted(tmp.iterdir()) if p.is_file()},
+                        **info}
+            (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str))
+            if final.exists():  # a stale directory without manifest (killed build from an older layout)
+                shutil.rmtree(final)
+            os.rename(tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    return Artifact(kind, key, final, manifest, built_now=True)

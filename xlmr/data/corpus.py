@@ -1,0 +1,158 @@
+"""① Corpus sources. Every source ends as one text file per language in CC-100's layout (one sentence per
+line, blank line between documents) plus its sentence count; the later stages read only that.
+
+  synthetic  the embedded default: generated languages (xlmr/data/synthetic.py), materialised into the
+             cache, one artifact per language, so `en` is generated once for every language set
+  cc100      a directory in CC-100's own layout: `<lang>.txt` or `<lang>.txt.xz`, read as a stream
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from .cache import get_or_build, is_built
+from .text import count_text
+
+CORPUS_VERSION = 1
+
+
+@dataclass(frozen=True)
+class LanguageText:
+    lang: str
+    path: Path  # the language's text file
+    sentences: int  # n_i for sampling, in sentences (non-empty lines)
+    key: str  # content key of this text (cache key of the artifact, or of the file's identity)
+    task_dir: Path | None = None  # labelled task files <lang>.{train,test}.tsv, when the source has them
+
+
+class CorpusSource(Protocol):
+    name: str
+
+    def check(self, codes: list[str]) -> None:
+        """Cheap checks (no reading of text); raise ConfigError naming the key or file."""
+
+    def prepare(self, codes: list[str], cache_dir: Path) -> dict[str, LanguageText]:
+        """Make each language's text available (building cached artifacts when needed)."""
+
+    def cached(self, codes: list[str], cache_dir: Path) -> dict[str, bool]:
+        """Per language: is its text already prepared?"""
+
+
+def _config_dict(cfg: Any) -> dict[str, Any]:
+    from omegaconf import DictConfig, OmegaConf
+
+    if isinstance(cfg, DictConfig):
+        return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
+    return dataclasses.asdict(cfg)
+
+
+class SyntheticSource:
+    name = "synthetic"
+
+    def __init__(self, cfg: Any):
+        from .synthetic import SyntheticCorpusConfig
+
+        fields = {f.name for f in dataclasses.fields(SyntheticCorpusConfig)}
+        self.params = {k: v for k, v in _config_dict(cfg).items() if k in fields}
+        self.gen_cfg = SyntheticCorpusConfig(**self.params)
+
+    def _spec(self, lang: str) -> dict[str, Any]:
+        return {"source": "synthetic", "lang": lang, "params": self.params, "version": CORPUS_VERSION}
+
+    def check(self, codes: list[str]) -> None:
+        pass  # every CC-100 code can be generated; codes are validated by the config
+
+    def cached(self, codes: list[str], cache_dir: Path) -> dict[str, bool]:
+        return {c: is_built(cache_dir, "corpus", self._spec(c)) for c in codes}
+
+    def prepare(self, codes: list[str], cache_dir: Path) -> dict[str, LanguageText]:
+        from .synthetic import write_language, write_task
+
+        out = {}
+        for lang in codes:
+            def build(tmp: Path, lang: str = lang) -> dict[str, Any]:
+                stats = write_language(self.gen_cfg, lang, tmp / f"{lang}.txt")
+                task = write_task(self.gen_cfg, lang, tmp / "task")
+                return {"lang": lang, "stats": stats, "task": task, "count_unit": "sentences"}
+
+            art = get_or_build(cache_dir, "corpus", self._spec(lang), build)
+            out[lang] = LanguageText(lang, art.path / f"{lang}.txt", int(art.manifest["stats"]["sentences"]),
+                                     art.key, art.path / "task")
+        return out
+
+
+def cc100_file(root: Path, lang: str) -> Path | None:
+    """CC-100's file for a language: <lang>.txt(.xz); `zh` is also found as CC-100's zh-Hans."""
+    names = [lang] + (["zh-Hans", "zh_Hans"] if lang == "zh" else []) + (["zh-Hant"] if lang == "zh_Hant" else [])
+    for name in names:
+        for suffix in (".txt", ".txt.xz"):
+            path = Path(root) / f"{name}{suffix}"
+            if path.is_file():
+                return path
+    return None
+
+
+class CC100Source:
+    name = "cc100"
+
+    def __init__(self, cfg: Any):
+        self.root = Path(os.path.expanduser(str(cfg.path)))
+
+    def _file(self, lang: str) -> Path:
+        from xlmr.config import ConfigError
+
+        if not self.root.is_dir():
+            raise ConfigError("corpus.path", self.root, "not a directory; expected CC-100's layout: <lang>.txt or <lang>.txt.xz per language")
+        path = cc100_file(self.root, lang)
+        if path is None:
+            raise ConfigError("corpus.path", self.root, f"no file for language '{lang}' (looked for {lang}.txt and {lang}.txt.xz)")
+        if path.stat().st_size == 0:
+            raise ConfigError("corpus.path", path, "empty corpus file")
+        return path
+
+    def _spec(self, path: Path) -> dict[str, Any]:
+        st = path.stat()  # the file's identity: re-count when it changes
+        return {"source": "cc100", "file": str(path.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns,
+                "version": CORPUS_VERSION}
+
+    def check(self, codes: list[str]) -> None:
+        for lang in codes:
+            self._file(lang)
+
+    def cached(self, codes: list[str], cache_dir: Path) -> dict[str, bool]:
+        return {c: is_built(cache_dir, "corpus-index", self._spec(self._file(c))) for c in codes}
+
+    def prepare(self, codes: list[str], cache_dir: Path) -> dict[str, LanguageText]:
+        out = {}
+        for lang in codes:
+            path = self._file(lang)
+
+            def build(tmp: Path, path: Path = path) -> dict[str, Any]:
+                stats = count_text(path)  # one streaming pass
+                if stats.sentences == 0:
+                    from xlmr.config import ConfigError
+
+                    raise ConfigError("corpus.path", path, "the file has no non-empty line")
+                return {"stats": dataclasses.asdict(stats), "count_unit": "sentences"}
+
+            art = get_or_build(cache_dir, "corpus-index", self._spec(path), build)
+            bad = art.manifest["stats"]["undecodable_lines"]
+            if bad:
+                print(f"[corpus] {path}: {bad} line(s) had bytes that are not UTF-8 (read as U+FFFD)")
+            out[lang] = LanguageText(lang, path, int(art.manifest["stats"]["sentences"]), art.key)
+        return out
+
+
+SOURCES = {"synthetic": SyntheticSource, "cc100": CC100Source}
+
+
+def corpus_source(cfg: Any) -> CorpusSource:
+    from xlmr.config import ConfigError
+
+    if cfg.name not in SOURCES:
+        raise ConfigError("corpus", cfg.name, f"unknown corpus; valid: {', '.join(sorted(SOURCES))}")
+    return SOURCES[cfg.name](cfg)

@@ -1,0 +1,108 @@
+"""Stages ①–④ for one run: corpus → α-sampling → tokenizer → shards, each a shared cached artifact.
+
+Cache keys chain upstream keys: a tokenizer's key holds its languages' corpus keys, a shards artifact
+holds its tokenizer's key. A sweep over model sizes or seeds therefore trains one tokenizer.
+"""
+
+from __future__ import annotations
+
+from xlmr.config import lang_codes
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .cache import Artifact, get_or_build, is_built
+from .corpus import LanguageText, corpus_source
+from .sampling import sampling_probs
+from .shards import Shards, ShardSpec, build_shards
+from .tokenizer import Tokenizer, VocabTooLarge, sample_sentences, train_sentencepiece
+
+TOKENIZER_VERSION = 1
+SHARDS_VERSION = 1
+
+
+@dataclass
+class PreparedData:
+    langs: list[str]
+    texts: dict[str, LanguageText]
+    q: np.ndarray  # (n_langs,) sampling probabilities, in `langs` order
+    tokenizer_dir: Path
+    shards: Shards
+    artifacts: dict[str, dict[str, Any]]  # stage → {key, path, built_now}
+
+    def tokenizer(self) -> Tokenizer:
+        return Tokenizer.from_dir(self.tokenizer_dir)
+
+
+def _tokenizer_spec(cfg: Any, texts: dict[str, LanguageText]) -> dict[str, Any]:
+    t = cfg.tokenizer
+    return {"corpus": {lang: texts[lang].key for lang in texts}, "alpha": float(cfg.alpha),
+            "vocab_size": int(cfg.vocab_size), "sample_sentences": int(t.sample_sentences),
+            "character_coverage": float(t.character_coverage), "seed": int(t.seed), "version": TOKENIZER_VERSION}
+
+
+def _shards_spec(cfg: Any, tokenizer_key: str, texts: dict[str, LanguageText]) -> dict[str, Any]:
+    return {"tokenizer": tokenizer_key, "corpus": {lang: texts[lang].key for lang in texts},
+            "valid_fraction": float(cfg.data.valid_fraction), "max_valid_tokens": int(cfg.data.max_valid_tokens),
+            "version": SHARDS_VERSION}
+
+
+def _record(art: Artifact) -> dict[str, Any]:
+    return {"key": art.key, "path": str(art.path), "built_now": art.built_now}
+
+
+def prepare_data(cfg: Any, log=print) -> PreparedData:
+    cache_dir = Path(cfg.paths.cache_dir)
+    langs = lang_codes(cfg)
+    source = corpus_source(cfg.corpus)
+    texts = source.prepare(langs, cache_dir)
+    q = sampling_probs(np.array([texts[lang].sentences for lang in langs]), float(cfg.alpha))
+    q_by_lang = dict(zip(langs, q.tolist()))
+
+    def build_tokenizer(tmp: Path) -> dict[str, Any]:
+        sample = sample_sentences({lang: texts[lang].path for lang in langs},
+                                  {lang: texts[lang].sentences for lang in langs},
+                                  q_by_lang, int(cfg.tokenizer.sample_sentences), int(cfg.tokenizer.seed))
+        try:
+            info = train_sentencepiece(sample, int(cfg.vocab_size), tmp,
+                                       character_coverage=float(cfg.tokenizer.character_coverage))
+        except VocabTooLarge as err:
+            from xlmr.config import ConfigError
+
+            raise ConfigError("vocab_size", cfg.vocab_size,
+                              f"too large for this corpus and tokenizer sample ({err}); lower vocab_size or "
+                              "raise tokenizer.sample_sentences / the corpus size") from None
+        return {**info, "langs": langs, "q": q_by_lang}
+
+    log(f"[data] tokenizer: SentencePiece unigram, {cfg.vocab_size} pieces, "
+        f"{cfg.tokenizer.sample_sentences} sentences sampled with alpha={cfg.alpha}")
+    tok_art = get_or_build(cache_dir, "tokenizer", _tokenizer_spec(cfg, texts), build_tokenizer)
+    tok = Tokenizer.from_dir(tok_art.path)
+    spec = ShardSpec(valid_fraction=float(cfg.data.valid_fraction), max_valid_tokens=int(cfg.data.max_valid_tokens))
+    shards_art = get_or_build(cache_dir, "shards", _shards_spec(cfg, tok_art.key, texts),
+                              lambda tmp: build_shards(tok, {lang: texts[lang].path for lang in langs}, tmp, spec))
+    return PreparedData(langs, texts, q, tok_art.path, Shards(shards_art.path, shards_art.manifest),
+                        {"tokenizer": _record(tok_art), "shards": _record(shards_art)})
+
+
+def data_status(cfg: Any) -> dict[str, str]:
+    """Which artifacts of a config exist already (cheap: no text is read), for sweep plans."""
+    cache_dir = Path(cfg.paths.cache_dir)
+    langs = lang_codes(cfg)
+    corpus = corpus_source(cfg.corpus).cached(langs, cache_dir)
+    n_cached = sum(corpus.values())
+    status = {"corpus": f"{n_cached}/{len(langs)} cached"}
+    if n_cached < len(langs):
+        status["tokenizer"] = status["shards"] = "to build"
+        return status
+    texts = corpus_source(cfg.corpus).prepare(langs, cache_dir)  # all cached: reads manifests only
+    tok_spec = _tokenizer_spec(cfg, texts)
+    status["tokenizer"] = "cached" if is_built(cache_dir, "tokenizer", tok_spec) else "to build"
+    from .cache import artifact_key
+
+    status["shards"] = ("cached" if is_built(cache_dir, "shards", _shards_spec(cfg, artifact_key(tok_spec), texts))
+                        else "to build")
+    return status

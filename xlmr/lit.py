@@ -1,0 +1,108 @@
+"""⑦⑧ The LightningModule: masked-LM loss, per-language held-out metrics, AdamW with warmup + decay."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+
+from xlmr.data.languages import GROUPS
+from xlmr.data.mlm import IGNORE
+from xlmr.model import EncoderDims, XLMRForMaskedLM, mlm_loss
+
+METRICS = ("mlm_loss", "mlm_ppl", "mlm_acc", "mlm_bpc")
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    lr: float
+    warmup_steps: int
+    max_steps: int
+    weight_decay: float = 0.01
+    betas: tuple[float, float] = (0.9, 0.98)
+    eps: float = 1e-6
+
+
+def lr_factor(step: int, warmup_steps: int, max_steps: int) -> float:
+    """Linear warmup from 0 to 1 over warmup_steps, then linear decay to 0 at max_steps (fairseq's
+    polynomial_decay with power 1)."""
+    if step < warmup_steps:
+        return (step + 1) / warmup_steps
+    return max(0.0, (max_steps - step) / max(1, max_steps - warmup_steps))
+
+
+def language_metrics(nll_sum: float, correct: float, count: float, chars: float) -> dict[str, float]:
+    """From sums over one language's masked tokens: nats/token, perplexity, accuracy, bits/char."""
+    loss = nll_sum / count if count else math.nan
+    return {"mlm_loss": loss, "mlm_ppl": math.exp(min(loss, 50.0)) if count else math.nan,
+            "mlm_acc": correct / count if count else math.nan,
+            "mlm_bpc": nll_sum / (math.log(2) * chars) if chars else math.nan}
+
+
+def group_metrics(per_lang: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    """The paper's groups (high = mean(en, fr), low = mean(sw, ur)) where all members are present, and all."""
+    groups = {name: [c for c in members if c in per_lang] for name, members in GROUPS.items()}
+    groups = {name: members for name, members in groups.items() if len(members) == len(GROUPS[name])}
+    groups["all"] = list(per_lang)
+    metrics = next(iter(per_lang.values())).keys() if per_lang else []
+    return {name: {m: float(np.mean([per_lang[c][m] for c in members])) for m in metrics}
+            for name, members in groups.items()}
+
+
+class MLMModule(pl.LightningModule):
+    def __init__(self, dims: EncoderDims, optim: OptimConfig, langs: list[str], token_chars: np.ndarray, seed: int):
+        super().__init__()
+        self.model = XLMRForMaskedLM(dims)
+        self.optim, self.langs, self.seed = optim, list(langs), seed
+        self.register_buffer("token_chars", torch.as_tensor(token_chars, dtype=torch.float32), persistent=False)
+        # per language: [nll_sum, correct, count, chars] over the held-out masked tokens
+        self.register_buffer("eval_sums", torch.zeros(len(langs), 4, dtype=torch.float64), persistent=False)
+        self.last_eval: dict[str, dict[str, float]] = {}
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        # Dropout is a pure function of (seed, rank, micro-batch index): resumed runs replay it exactly.
+        torch.manual_seed((self.seed * 1_000_003 + self.global_rank * 7_919 + int(batch["index"])) % 2**63)
+        loss, nll, _ = mlm_loss(self.model, batch["input_ids"], batch["targets"])
+        self.log("train/loss", loss, prog_bar=True)
+        self.log("train/masked_tokens", float(nll.numel()))
+        return loss
+
+    def on_validation_epoch_start(self) -> None:
+        self.eval_sums.zero_()
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        masked = batch["targets"].ne(IGNORE)  # (B, T)
+        targets = batch["targets"][masked]  # (n,)
+        logits = self.model(batch["input_ids"], masked).float()  # (n, V)
+        nll = F.cross_entropy(logits, targets, reduction="none")
+        correct = logits.argmax(-1).eq(targets)
+        lang = batch["lang"][:, None].expand_as(masked)[masked]  # (n,) language index of each masked token
+        for column, values in enumerate((nll, correct, torch.ones_like(nll), self.token_chars[targets])):
+            self.eval_sums[:, column].index_add_(0, lang, values.double())
+
+    def on_validation_epoch_end(self) -> None:
+        sums = self.trainer.strategy.reduce(self.eval_sums.clone(), reduce_op="sum")
+        per_lang = {lang: language_metrics(*sums[i].tolist()) for i, lang in enumerate(self.langs)}
+        self.last_eval = {"languages": per_lang, "groups": group_metrics(per_lang)}
+        for lang, metrics in per_lang.items():
+            for name, value in metrics.items():
+                self.log(f"val/{lang}/{name}", value, sync_dist=False, rank_zero_only=True)
+        for group, metrics in self.last_eval["groups"].items():
+            for name, value in metrics.items():
+                self.log(f"val/group/{group}/{name}", value, sync_dist=False, rank_zero_only=True)
+
+    def configure_optimizers(self):
+        # RoBERTa: weight decay on matrices only, not on biases, LayerNorm or embeddings' padding-free rows.
+        decay, no_decay = [], []
+        for name, p in self.model.named_parameters():
+            (no_decay if p.ndim < 2 else decay).append(p)
+        opt = torch.optim.AdamW([{"params": decay, "weight_decay": self.optim.weight_decay},
+                                 {"params": no_decay, "weight_decay": 0.0}],
+                                lr=self.optim.lr, betas=self.optim.betas, eps=self.optim.eps)
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda step: lr_factor(step, self.optim.warmup_steps, self.optim.max_steps))
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}

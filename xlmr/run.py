@@ -1,0 +1,208 @@
+"""One run: validate → (skip if finished) → prepare data → fit (resuming) → evaluate → result.json.
+
+The run directory is the source of truth (docs/run-record.md). A finished run (status "done") is skipped
+unless `force=true`; an interrupted one resumes from `checkpoints/last.ckpt`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from xlmr import __version__
+from xlmr.config import ConfigError, accumulation, science_knobs, validate, world_size
+
+RESULT_FILE = "result.json"
+CKPT_DIR = "checkpoints"
+LAST_CKPT = "last.ckpt"
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(obj, indent=2, default=str))
+    os.replace(tmp, path)
+
+
+def read_result(run_dir: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((Path(run_dir) / RESULT_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def code_version() -> str:
+    try:
+        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
+                             cwd=Path(__file__).parent).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        sha = ""
+    return f"{__version__}+g{sha}" if sha else __version__
+
+
+def resolve_precision(precision: str, accelerator: str) -> str:
+    import torch
+
+    if precision != "auto":
+        return precision
+    on_gpu = accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available())
+    return "bf16-mixed" if on_gpu else "32-true"
+
+
+def run(cfg: DictConfig, run_dir: Path, sweep: str, run_name: str, callbacks: Sequence[Any] = ()) -> dict[str, Any]:
+    """Run one config in run_dir. Raises ConfigError for bad input before any data or training work.
+    `callbacks`: extra Lightning callbacks for the fit (e.g. a test's simulated crash)."""
+    validate(cfg)
+    run_dir = Path(run_dir)
+    previous = read_result(run_dir)
+    if previous and previous.get("status") == "done" and not cfg.force:
+        print(f"[run] {run_dir}: finished already (status done) — skipped; force=true re-runs it")
+        return {**previous, "outcome": "skipped"}
+    run_dir.mkdir(parents=True, exist_ok=True)
+    last_ckpt = run_dir / CKPT_DIR / LAST_CKPT
+    if cfg.force and previous:
+        for stale in (last_ckpt, run_dir / RESULT_FILE):
+            stale.unlink(missing_ok=True)
+    resuming = last_ckpt.exists()
+    OmegaConf.save(cfg, run_dir / ".config.yaml.tmp", resolve=True)
+    os.replace(run_dir / ".config.yaml.tmp", run_dir / "config.yaml")
+    record: dict[str, Any] = {"status": "running", "error": None, "sweep": sweep, "run": run_name,
+                              "knobs": science_knobs(cfg), "code_version": code_version(),
+                              "resumed": resuming, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    write_json_atomic(run_dir / RESULT_FILE, record)
+    try:
+        record.update(_train_and_evaluate(cfg, run_dir, sweep, run_name, last_ckpt if resuming else None,
+                                          list(callbacks)))
+        record["status"] = "done"
+    except ConfigError as err:
+        record.update(status="failed", error=str(err))
+        raise
+    except BaseException as err:  # KeyboardInterrupt too: the record says what happened
+        record.update(status="failed", error=f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}")
+        raise
+    finally:
+        record["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        write_json_atomic(run_dir / RESULT_FILE, record)
+    return record
+
+
+def _train_and_evaluate(cfg: DictConfig, run_dir: Path, sweep: str, run_name: str,
+                        ckpt: Path | None, callbacks: list[Any]) -> dict[str, Any]:
+    import pytorch_lightning as pl
+    import torch
+    from pytorch_lightning.callbacks import ModelCheckpoint
+
+    from xlmr.data.datamodule import MLMDataModule
+    from xlmr.data.mlm import MaskingConfig
+    from xlmr.data.pipeline import prepare_data
+    from xlmr.data.sampling import format_tsv, sampling_table
+    from xlmr.lit import MLMModule, OptimConfig
+    from xlmr.loggers import RunCSVLogger, make_wandb_logger
+    from xlmr.model import EncoderDims, flops_per_token
+
+    if cfg.trainer.threads > 0:
+        torch.set_num_threads(cfg.trainer.threads)
+    t0 = time.time()
+    data = prepare_data(cfg)
+    tok = data.tokenizer()
+    t_data = time.time() - t0
+    train_tokens = cfg.train.max_steps * cfg.train.batch_tokens
+    table = sampling_table({lang: data.texts[lang].sentences for lang in data.langs}, float(cfg.alpha), train_tokens,
+                           {lang: data.shards.n_tokens(lang, "train") for lang in data.langs})
+    (run_dir / "sampling.tsv").write_text(format_tsv(table))
+
+    dims = EncoderDims(vocab_size=tok.vocab_size, layers=cfg.model.layers, hidden=cfg.model.hidden,
+                       ffn=cfg.model.ffn, heads=cfg.model.heads, max_positions=cfg.model.max_positions,
+                       dropout=cfg.model.dropout, attention_dropout=cfg.model.attention_dropout)
+    optim = OptimConfig(lr=cfg.train.lr, warmup_steps=cfg.train.warmup_steps, max_steps=cfg.train.max_steps,
+                        weight_decay=cfg.train.weight_decay, betas=(cfg.train.adam_beta1, cfg.train.adam_beta2),
+                        eps=cfg.train.adam_eps)
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)  # model init is a function of the seed
+    module = MLMModule(dims, optim, data.langs, tok.token_chars(), cfg.seed)
+    params = module.model.num_params()
+    accum = accumulation(cfg)
+    masking = MaskingConfig(cfg.train.mask_prob, cfg.train.mask_token_prob, cfg.train.random_token_prob)
+    dm = MLMDataModule(data, micro_batch_size=cfg.trainer.micro_batch_size, eval_batch_size=cfg.trainer.eval_batch_size,
+                       seq_len=cfg.train.seq_len, accumulation=accum, max_steps=cfg.train.max_steps,
+                       eval_sequences=cfg.data.eval_sequences, masking=masking, seed=cfg.seed,
+                       num_workers=cfg.trainer.num_workers)
+
+    precision = resolve_precision(cfg.trainer.precision, cfg.trainer.accelerator)
+    fpt = flops_per_token(dims, cfg.train.seq_len, cfg.train.mask_prob)
+    # nanoGPT-style: the derived quantities, once, at start.
+    print(f"[run] {run_dir}\n[run] model {cfg.model.name}: {params['total']:,} params "
+          f"({params['non_embedding']:,} non-embedding), vocab {tok.vocab_size:,}; {len(data.langs)} languages, "
+          f"alpha={cfg.alpha}\n[run] batch {cfg.train.batch_tokens:,} tokens = {cfg.train.seq_len} seq_len × "
+          f"{cfg.trainer.micro_batch_size} micro-batch × {world_size(cfg)} devices × {accum} accumulation; "
+          f"{cfg.train.max_steps:,} steps = {train_tokens:,} tokens ≈ {fpt * train_tokens:.3g} FLOPs; "
+          f"precision {precision}; data ready in {t_data:.1f}s" + (f"; resuming from {ckpt}" if ckpt else ""))
+
+    resume_step = torch.load(ckpt, map_location="cpu", weights_only=False, mmap=True)["global_step"] if ckpt else None
+    loggers: list = [RunCSVLogger(run_dir, resume_step)]
+    if cfg.logger.wandb and cfg.logger.mode != "disabled":
+        knobs = science_knobs(cfg)
+        loggers.append(make_wandb_logger(run_dir, cfg.logger.project, cfg.logger.entity, cfg.logger.mode, sweep,
+                                         f"{sweep}/{run_name}", {"knobs": knobs, "params": params},
+                                         [f"{k}={knobs[k]}" for k in ("model", "langs", "alpha", "vocab_size", "seed")]))
+    checkpoint = ModelCheckpoint(dirpath=run_dir / CKPT_DIR, filename="step-{step}", every_n_train_steps=cfg.trainer.ckpt_every_steps,
+                                 save_last=True, save_top_k=-1 if cfg.trainer.keep_step_checkpoints else 0,
+                                 enable_version_counter=False)
+    strategy = cfg.trainer.strategy
+    if strategy == "auto" and world_size(cfg) > 1:
+        strategy = "ddp" if "SLURM_NTASKS" in os.environ else "ddp_spawn"
+    trainer = pl.Trainer(
+        accelerator=cfg.trainer.accelerator, devices=cfg.trainer.devices, num_nodes=cfg.trainer.num_nodes,
+        strategy=strategy, precision=precision, max_steps=cfg.train.max_steps, max_epochs=-1,
+        accumulate_grad_batches=accum, gradient_clip_val=cfg.train.clip_grad_norm or None,
+        log_every_n_steps=cfg.trainer.log_every_steps, logger=loggers, callbacks=[*callbacks, checkpoint],
+        val_check_interval=cfg.trainer.val_every_steps * accum if cfg.trainer.val_every_steps else None,
+        check_val_every_n_epoch=None if cfg.trainer.val_every_steps else 1, num_sanity_val_steps=0,
+        limit_val_batches=1.0 if cfg.trainer.val_every_steps else 0, use_distributed_sampler=False,
+        enable_progress_bar=cfg.trainer.progress_bar, enable_model_summary=False, default_root_dir=str(run_dir),
+        deterministic=False,
+    )
+    t_fit = time.time()
+    start_step = resume_step or 0
+    trainer.fit(module, datamodule=dm, ckpt_path=str(ckpt) if ckpt else None)
+    fit_seconds = time.time() - t_fit
+    steps_now = trainer.global_step - start_step
+    trainer.limit_val_batches = 1.0
+    trainer.validate(module, datamodule=dm, verbose=False)
+    evaluation = module.last_eval
+    if trainer.global_rank == 0:
+        for lg in loggers[1:]:  # W&B: final metrics in the summary (analysis/wandb_source.py reads them)
+            summary = {f"final/{lang}/{m}": v for lang, ms in evaluation["languages"].items() for m, v in ms.items()}
+            summary.update({f"final/group/{g}/{m}": v for g, ms in evaluation["groups"].items() for m, v in ms.items()})
+            lg.experiment.summary.update(summary)
+            lg.experiment.finish()
+    return {
+        "params": params, "steps": int(trainer.global_step), "tokens_seen": int(trainer.global_step * cfg.train.batch_tokens),
+        "wall_time_s": round(time.time() - t0, 2), "data_time_s": round(t_data, 2),
+        "train_tokens_per_s": round(steps_now * cfg.train.batch_tokens / fit_seconds, 1) if steps_now else None,
+        "flops_per_token": fpt, "precision": precision, "world_size": world_size(cfg),
+        "languages": evaluation["languages"], "groups": evaluation["groups"],
+        "artifacts": data.artifacts, "count_unit": "sentences",
+    }
+
+
+def run_from_hydra(cfg: DictConfig) -> dict[str, str]:
+    """Entry point of train.py's task function: run dir and names come from Hydra's runtime config."""
+    from hydra.core.hydra_config import HydraConfig
+
+    hc = HydraConfig.get()
+    run_dir = Path(hc.runtime.output_dir)
+    try:
+        record = run(cfg, run_dir, sweep=cfg.name, run_name=run_dir.name)
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
+    # what the sweep summary shows; small, so that submitit pickles little back
+    return {"outcome": record.get("outcome", "resumed" if record.get("resumed") else "done"),
+            "run_dir": str(run_dir)}
