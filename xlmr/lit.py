@@ -88,12 +88,14 @@ class MLMModule(pl.LightningModule):
         sums = self.trainer.strategy.reduce(self.eval_sums.clone(), reduce_op="sum")
         per_lang = {lang: language_metrics(*sums[i].tolist()) for i, lang in enumerate(self.langs)}
         self.last_eval = {"languages": per_lang, "groups": group_metrics(per_lang)}
-        for lang, metrics in per_lang.items():
-            for name, value in metrics.items():
-                self.log(f"val/{lang}/{name}", value, sync_dist=False, rank_zero_only=True)
-        for group, metrics in self.last_eval["groups"].items():
-            for name, value in metrics.items():
-                self.log(f"val/group/{group}/{name}", value, sync_dist=False, rank_zero_only=True)
+        flat = {f"val/{lang}/{name}": value for lang, metrics in per_lang.items() for name, value in metrics.items()}
+        flat.update({f"val/group/{group}/{name}": value
+                     for group, metrics in self.last_eval["groups"].items() for name, value in metrics.items()})
+        # Logged straight to the loggers at step = completed optimizer updates (Lightning's self.log would
+        # stamp mid-training validation with the step before the update).
+        if self.trainer.is_global_zero and not self.trainer.sanity_checking:
+            for logger in self.loggers:
+                logger.log_metrics(flat, step=self.global_step)
 
     def configure_optimizers(self):
         # RoBERTa: weight decay on matrices only, not on biases, LayerNorm or embeddings' padding-free rows.

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import csv
 import os
+import secrets
+import string
 from pathlib import Path
 from typing import Any
 
@@ -70,9 +72,8 @@ def wandb_run_id(run_dir: Path) -> str:
     path = Path(run_dir) / WANDB_ID_FILE
     if path.exists():
         return path.read_text().strip()
-    import wandb
-
-    run_id = wandb.util.generate_id()
+    alphabet = string.ascii_lowercase + string.digits
+    run_id = "".join(secrets.choice(alphabet) for _ in range(8))  # W&B's own id format
     tmp = path.with_suffix(".tmp")
     tmp.write_text(run_id)
     os.replace(tmp, path)

@@ -86,6 +86,8 @@ def run(cfg: DictConfig, run_dir: Path, sweep: str, run_name: str, callbacks: Se
         raise
     except BaseException as err:  # KeyboardInterrupt too: the record says what happened
         record.update(status="failed", error=f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}")
+        if "wandb" in sys.modules and sys.modules["wandb"].run is not None:
+            sys.modules["wandb"].finish(exit_code=1)  # the next attempt opens its own process's run, same id
         raise
     finally:
         record["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")

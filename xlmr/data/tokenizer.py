@@ -10,6 +10,7 @@ so the model's embedding table has V + 2 rows (XLM-R: V = 250,000 → 250,002), 
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -81,7 +82,8 @@ def train_sentencepiece(
     except RuntimeError as err:
         msg = str(err)
         if "Vocabulary size too high" in msg or "Vocabulary size is smaller than required_chars" in msg:
-            raise VocabTooLarge(msg.split(":")[-1].strip() if ":" in msg else msg) from None
+            found = re.search(r"Vocabulary size.*", msg)
+            raise VocabTooLarge(found.group(0).strip() if found else msg) from None
         raise
     (Path(out_dir) / MODEL_FILE).write_bytes(model.getvalue())
     return {"trained_on": counter}

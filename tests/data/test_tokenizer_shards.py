@@ -1,0 +1,97 @@
+import numpy as np
+import pytest
+
+from xlmr.data.mlm import FIRST_PIECE
+from xlmr.data.shards import Shards, ShardSpec, build_shards, token_dtype
+from xlmr.data.text import count_text, iter_documents
+from xlmr.data.tokenizer import (BOS, EOS, PAD, UNK, Tokenizer, VocabTooLarge, sample_sentences,
+                                 train_sentencepiece)
+
+WORDS = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho sigma".split()
+
+
+def write_corpus(path, n_docs, seed, words=WORDS):
+    rng = np.random.default_rng(seed)
+    with open(path, "w") as f:
+        for _ in range(n_docs):
+            for _ in range(int(rng.integers(1, 6))):
+                f.write(" ".join(rng.choice(words, size=int(rng.integers(3, 12)))) + "\n")
+            f.write("\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    d = tmp_path_factory.mktemp("corpus")
+    return {"en": write_corpus(d / "en.txt", 300, 0), "xx": write_corpus(d / "xx.txt", 40, 1, [w.upper() for w in WORDS])}
+
+
+@pytest.fixture(scope="module")
+def tokenizer(corpus, tmp_path_factory):
+    out = tmp_path_factory.mktemp("tok")
+    counts = {k: count_text(v).sentences for k, v in corpus.items()}
+    train_sentencepiece(sample_sentences(corpus, counts, {"en": 0.5, "xx": 0.5}, 2000, seed=0), 60, out)
+    return Tokenizer.from_dir(out)
+
+
+def test_fairseq_id_layout(tokenizer):
+    sp = tokenizer.sp
+    assert sp.id_to_piece(0) == "<unk>" and sp.id_to_piece(1) == "<s>" and sp.id_to_piece(2) == "</s>"
+    assert tokenizer.vocab_size == 62 and tokenizer.mask_id == 61  # V pieces + <pad> + <mask>
+    ids = tokenizer.encode(["alpha beta"])[0]
+    assert (ids >= FIRST_PIECE).all() and (ids < tokenizer.mask_id).all()
+    assert tokenizer.decode(ids) == "alpha beta"
+    assert tokenizer.encode(["€"])[0].tolist().count(UNK) >= 1  # unseen character → <unk> = 3
+    assert (BOS, PAD, EOS, UNK) == (0, 1, 2, 3)
+
+
+def test_token_chars(tokenizer):
+    chars = tokenizer.token_chars()
+    ids = tokenizer.encode(["alpha beta gamma"])[0]
+    assert chars[ids].sum() == len(" alpha beta gamma")  # each ▁ stands for one space
+    assert chars[[BOS, PAD, EOS, tokenizer.mask_id]].sum() == 0
+
+
+def test_alpha_sample_follows_q(corpus):
+    counts = {k: count_text(v).sentences for k, v in corpus.items()}
+    sample = list(sample_sentences(corpus, counts, {"en": 0.25, "xx": 0.75}, 1000, seed=3))
+    upper = sum(s.isupper() for s in sample)
+    assert len(sample) == 1000 and upper == 750  # xx has fewer sentences than its share: drawn with replacement
+    assert sample == list(sample_sentences(corpus, counts, {"en": 0.25, "xx": 0.75}, 1000, seed=3))
+
+
+def test_vocab_too_large_is_a_clear_error(corpus, tmp_path):
+    counts = {k: count_text(v).sentences for k, v in corpus.items()}
+    with pytest.raises(VocabTooLarge, match=r"Vocabulary size too high \(50000\)"):
+        train_sentencepiece(sample_sentences(corpus, counts, {"en": 1.0, "xx": 0.0}, 200, 0), 50_000, tmp_path)
+    assert not any(tmp_path.iterdir())
+
+
+def test_shards_split_roundtrip(tokenizer, corpus, tmp_path):
+    info = build_shards(tokenizer, corpus, tmp_path, ShardSpec(valid_fraction=0.1, max_valid_tokens=10**9))
+    shards = Shards(tmp_path, info)
+    assert shards.dtype == np.uint16 and token_dtype(70_000) == np.uint32
+    docs = list(iter_documents(corpus["en"]))
+    valid_docs = docs[::10]
+    train = np.asarray(shards.tokens("en", "train"))
+    valid = np.asarray(shards.tokens("en", "valid"))
+    assert info["languages"]["en"]["documents"] == {"train": 270, "valid": 30}
+    n_sent = sum(len(d) for d in valid_docs)
+    assert (valid == EOS).sum() == n_sent  # one </s> after every sentence
+    # the first valid document decodes back to its text
+    first_doc_len = int(np.load(tmp_path / "en.valid.docs.npy")[1])
+    pieces = np.split(valid[:first_doc_len], np.where(valid[:first_doc_len] == EOS)[0] + 1)
+    assert [tokenizer.decode(p[:-1]) for p in pieces if len(p)] == valid_docs[0]
+    assert len(train) + len(valid) == sum(info["languages"]["en"]["tokens"].values())
+
+
+def test_valid_split_is_capped(tokenizer, corpus, tmp_path):
+    info = build_shards(tokenizer, {"en": corpus["en"]}, tmp_path, ShardSpec(valid_fraction=0.5, max_valid_tokens=100))
+    assert 100 <= info["languages"]["en"]["tokens"]["valid"] < 100 + 400
+
+
+def test_single_document_language_is_refused(tokenizer, tmp_path):
+    one = tmp_path / "one.txt"
+    one.write_text("alpha beta gamma\n")
+    with pytest.raises(ValueError, match="1 document"):
+        build_shards(tokenizer, {"en": one}, tmp_path, ShardSpec())

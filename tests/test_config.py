@@ -1,0 +1,154 @@
+"""Composition of every config group and sweep value, and refusal of bad input before any work."""
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+from hydra.errors import ConfigCompositionException
+from omegaconf.errors import ValidationError
+
+from _shared import ROOT, compose_cfg, run_train
+from xlmr.config import (IMPLEMENTATION_KEYS, ConfigError, LoggerConfig, PathsConfig, TrainerConfig, accumulation,
+                         lang_codes, run_name, science_knobs, validate)
+from xlmr.data.languages import SET_SIZES, language_set
+
+CONF = ROOT / "conf"
+
+
+def options(group: str) -> list[str]:
+    return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
+
+
+def test_default_config_is_valid_and_cpu_sized():
+    cfg = compose_cfg()
+    validate(cfg)
+    assert cfg.model.name == "tiny" and cfg.langs == 7 and cfg.corpus.name == "synthetic"
+    assert lang_codes(cfg) == ["en", "fr", "de", "ru", "zh", "sw", "ur"]
+
+
+@pytest.mark.parametrize("group", ["model", "train", "trainer", "logger"])
+def test_every_group_option_composes_and_validates(group):
+    assert options(group), f"conf/{group} is empty"
+    for option in options(group):
+        cfg = compose_cfg(f"{group}={option}")
+        if group == "trainer" and cfg.trainer.accelerator == "gpu":
+            continue  # batch/devices arithmetic still checked below for cpu; gpu needs a GPU only at run time
+        validate(cfg)
+
+
+def test_cc100_corpus_needs_a_path(tmp_path):
+    with pytest.raises(Exception, match="corpus.path"):
+        validate(compose_cfg("corpus=cc100"))
+    for lang in language_set(7):
+        (tmp_path / f"{lang}.txt").write_text("a b c\n\nd e f\n")
+    validate(compose_cfg("corpus=cc100", f"corpus.path={tmp_path}"))
+
+
+@pytest.mark.parametrize("n", SET_SIZES)
+def test_language_sets_nest_and_have_the_right_size(n):
+    codes = lang_codes(compose_cfg(f"langs={n}"))
+    assert len(codes) == len(set(codes)) == n
+    smaller = [k for k in SET_SIZES if k < n]
+    for k in smaller:
+        assert set(language_set(k)) <= set(codes)
+    if n == 15:
+        assert set(codes) == set("en fr es de el bg ru tr ar vi th zh hi sw ur".split())
+
+
+def test_paper_model_sizes():
+    base, large = compose_cfg("model=base").model, compose_cfg("model=large").model
+    assert (base.layers, base.hidden, base.ffn, base.heads) == (12, 768, 3072, 12)
+    assert (large.layers, large.hidden, large.ffn, large.heads) == (24, 1024, 4096, 16)
+    for h in (768, 960, 1152):
+        m = compose_cfg(f"model=h{h}").model
+        assert (m.layers, m.hidden, m.ffn, m.hidden // m.heads) == (12, h, 4 * h, 64)
+
+
+@pytest.mark.parametrize("override,key", [
+    ("alpha=0.7", "alpha"), ("vocab_size=256000", "vocab_size"), ("langs=[en,sw]", "langs"), ("seed=3", "seed")])
+def test_sweep_values_compose(override, key):
+    cfg = compose_cfg(override)
+    validate(cfg)
+    assert str(science_knobs(cfg)[key]).replace("+", ",") in override.replace("[", "").replace("]", "")
+
+
+@pytest.mark.parametrize("overrides,key", [
+    (["alpha=-1"], "alpha"),
+    (["vocab_size=0"], "vocab_size"),
+    (["langs=13"], "langs"),
+    (["langs=[en,xx]"], "langs"),
+    (["langs=[en,en]"], "langs"),
+    (["model.heads=5"], "model.heads"),
+    (["train.batch_tokens=1000"], "train.batch_tokens"),
+    (["train.seq_len=1024"], "train.seq_len"),
+    (["train.warmup_steps=100000"], "train.warmup_steps"),
+    (["logger.mode=loud"], "logger.mode"),
+    (["trainer.precision=fp8"], "trainer.precision"),
+])
+def test_validation_names_the_key(overrides, key):
+    with pytest.raises(ConfigError) as err:
+        validate(compose_cfg(*overrides))
+    assert err.value.key == key and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("override", ["alpha=abc", "vocab_size=big", "model.layers=1.5", "alpah=0.3", "trainer.gpus=2"])
+def test_types_and_unknown_keys_are_refused_by_the_schema(override):
+    with pytest.raises((ValidationError, ConfigCompositionException)):
+        compose_cfg(override)
+
+
+def test_batch_arithmetic():
+    cfg = compose_cfg("train.batch_tokens=8192", "trainer.micro_batch_size=16")
+    assert accumulation(cfg) == 8192 // (128 * 16)
+
+
+def test_run_name_ignores_implementation_knobs():
+    assert run_name(["langs=7", "model=base", "trainer.devices=2", "logger=none", "hydra/launcher=slurm",
+                     "paths.runs_dir=/x", "name=fig2", "sweep=fig2_langs", "+trainer.extra=1"]) == "langs=7,model=base"
+    assert run_name([]) == "default"
+    assert run_name(["corpus.path=/data/cc100"]) == "corpus.path=_data_cc100"
+
+
+def test_implementation_groups_are_the_excluded_keys():
+    for schema, key in ((TrainerConfig, "trainer"), (LoggerConfig, "logger"), (PathsConfig, "paths")):
+        assert dataclasses.is_dataclass(schema) and key in IMPLEMENTATION_KEYS
+    knobs = science_knobs(compose_cfg())
+    assert not any(k in knobs for k in ("devices", "precision", "num_workers", "runs_dir", "mode"))
+
+
+def test_sweep_expands_to_8_runs_in_the_plan(tmp_path):
+    r = run_train("-m", "model=base,large", "langs=7,15,30,100", "plan_only=true", f"paths.runs_dir={tmp_path}",
+                  f"paths.cache_dir={tmp_path / 'cache'}")
+    assert r.returncode == 0, r.stderr
+    assert "8 run(s)" in r.stdout and "langs=100,model=large" in r.stdout
+    assert not (tmp_path / "cache").exists()  # the plan touches no data
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["model=nonexistent"], "model/nonexistent"),
+    (["langs=13"], "langs=13"),
+    (["langs=[en,xx]"], "langs=xx"),
+    (["alpha=-1"], "alpha=-1"),
+    (["alpha=abc"], "alpha"),
+    (["vocab_size=0"], "vocab_size=0"),
+    (["model.heads=5"], "model.heads=5"),
+    (["alpah=0.3"], "alpah"),
+])
+def test_cli_refuses_bad_input_before_any_work(tmp_path, args, needle):
+    r = run_train(*args, f"paths.runs_dir={tmp_path / 'runs'}", f"paths.cache_dir={tmp_path / 'cache'}")
+    assert r.returncode != 0
+    assert needle in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "cache").exists()
+
+
+def test_cli_sweep_with_one_bad_config_launches_nothing(tmp_path):
+    r = run_train("-m", "alpha=0.3,-1", f"paths.runs_dir={tmp_path}", f"paths.cache_dir={tmp_path / 'cache'}")
+    assert r.returncode == 2
+    assert "run 'alpha=-1'" in r.stderr and "alpha=-1" in r.stderr and "nothing was launched" in r.stderr
+    assert not (tmp_path / "cache").exists() and not (tmp_path / "default" / "alpha=0.3").exists()
+
+
+def test_print_config_is_quick_and_touches_no_data(tmp_path):
+    r = run_train("--cfg", "job", "model=large", "langs=100", f"paths.cache_dir={tmp_path / 'cache'}", timeout=60)
+    assert r.returncode == 0 and "hidden: 1024" in r.stdout and "langs: 100" in r.stdout
+    assert not (tmp_path / "cache").exists()

@@ -1,0 +1,25 @@
+import math
+
+import pytest
+
+from xlmr.lit import group_metrics, language_metrics, lr_factor
+
+
+def test_lr_schedule_warmup_then_linear_decay():
+    f = [lr_factor(s, 10, 110) for s in range(111)]
+    assert f[0] == pytest.approx(0.1) and f[9] == pytest.approx(1.0)
+    assert f[10] == pytest.approx(1.0) and f[60] == pytest.approx(0.5) and f[110] == 0.0
+    assert all(a <= b for a, b in zip(f[:10], f[1:11])) and all(a >= b for a, b in zip(f[10:], f[11:]))
+
+
+def test_language_metrics_units():
+    m = language_metrics(nll_sum=20.0, correct=3, count=10, chars=40)
+    assert m["mlm_loss"] == 2.0 and m["mlm_ppl"] == pytest.approx(math.e**2) and m["mlm_acc"] == 0.3
+    assert m["mlm_bpc"] == pytest.approx(20.0 / math.log(2) / 40)
+
+
+def test_groups_are_the_papers():
+    per = {c: {"mlm_loss": v} for c, v in dict(en=1.0, fr=3.0, de=5.0, sw=7.0, ur=9.0).items()}
+    g = group_metrics(per)
+    assert g["high"]["mlm_loss"] == 2.0 and g["low"]["mlm_loss"] == 8.0 and g["all"]["mlm_loss"] == 5.0
+    assert set(group_metrics({"en": {"x": 1.0}, "de": {"x": 2.0}})) == {"all"}  # no fr: no high group

@@ -1,0 +1,65 @@
+import pytest
+import torch
+import torch.nn.functional as F
+
+from xlmr.model import PAD_ID, EncoderDims, XLMRForMaskedLM, mlm_loss
+from xlmr.scaling import approx_params, flops_per_token, non_embedding_params
+
+
+def tiny(**kw):
+    d = dict(vocab_size=300, layers=2, hidden=64, ffn=256, heads=4, max_positions=64, dropout=0.0, attention_dropout=0.0)
+    return EncoderDims(**{**d, **kw})
+
+
+@pytest.mark.parametrize("name,layers,hidden,ffn,paper_m", [("base", 12, 768, 3072, 270), ("large", 24, 1024, 4096, 550)])
+def test_parameter_counts_match_the_papers_formula(name, layers, hidden, ffn, paper_m):
+    V = 250_002
+    with torch.device("meta"):  # no memory: only shapes
+        model = XLMRForMaskedLM(EncoderDims(V, layers, hidden, ffn, hidden // 64))
+    counts = model.num_params()
+    formula = approx_params(layers, hidden, ffn, V)
+    # the formula omits biases, LayerNorms, positions and the LM head's dense layer: < 1% of the total
+    assert abs(counts["total"] - formula) / formula < 0.01
+    # paper Table 7 rounds to 270M / 550M; the released xlm-roberta-base has 278M, as here
+    assert counts["total"] / 1e6 == pytest.approx(paper_m, rel=0.04)
+    assert abs(counts["non_embedding"] - non_embedding_params(layers, hidden, ffn)) / counts["non_embedding"] < 0.01
+    assert counts["embedding"] == V * hidden + (512 + 2) * hidden
+
+
+def test_masked_only_head_equals_full_head():
+    torch.manual_seed(0)
+    model = XLMRForMaskedLM(tiny()).eval()
+    ids = torch.randint(4, 299, (3, 20))
+    targets = torch.full_like(ids, -100)
+    masked = torch.rand(ids.shape) < 0.3
+    targets[masked] = ids[masked]
+    loss, nll, _ = mlm_loss(model, ids, targets)
+    full = model(ids)  # (B, T, V)
+    ref = F.cross_entropy(full.view(-1, 300), targets.view(-1), ignore_index=-100)
+    torch.testing.assert_close(loss, ref)
+    torch.testing.assert_close(model(ids, masked), full[masked])
+
+
+def test_padding_does_not_change_real_positions():
+    torch.manual_seed(0)
+    model = XLMRForMaskedLM(tiny()).eval()
+    ids = torch.randint(4, 299, (1, 10))
+    padded = torch.cat([ids, torch.full((1, 5), PAD_ID)], dim=1)
+    torch.testing.assert_close(model.encoder(padded)[:, :10], model.encoder(ids), atol=1e-5, rtol=1e-5)
+
+
+def test_tied_decoder_and_shapes():
+    model = XLMRForMaskedLM(tiny())
+    assert model.lm_head.embedding.weight is model.encoder.tokens.weight
+    assert model(torch.randint(4, 299, (2, 7))).shape == (2, 7, 300)
+
+
+def test_heads_must_divide_hidden():
+    with pytest.raises(ValueError, match="not divisible"):
+        tiny(hidden=100, heads=3)
+
+
+def test_flops_per_token_is_dominated_by_6n_for_large_models():
+    f = flops_per_token(24, 1024, 4096, 250_002, 512)
+    six_n = 6 * non_embedding_params(24, 1024, 4096)
+    assert six_n < f < 1.6 * six_n

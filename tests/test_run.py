@@ -1,0 +1,112 @@
+"""A tiny run end to end, exact resume after a crash, sweep idempotence and failure handling."""
+
+import csv
+import json
+
+import pytest
+import pytorch_lightning as pl
+
+from _shared import TINY, run_train, tiny_cfg
+from xlmr.config import ConfigError
+from xlmr.run import read_result, run
+
+
+class CrashAt(pl.Callback):
+    """Simulates a job dying mid-training (after step `step`; last.ckpt is from an earlier step)."""
+
+    def __init__(self, step: int):
+        self.step = step
+
+    def on_train_batch_end(self, trainer, *args):
+        if trainer.global_step == self.step:
+            raise RuntimeError(f"simulated crash at step {self.step}")
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(scope="module")
+def finished(cache, tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("runs") / "uninterrupted"
+    cfg = tiny_cfg(cache, "trainer.micro_batch_size=16", "logger=wandb", "trainer.val_every_steps=6")
+    return cfg, run_dir, run(cfg, run_dir, "test", "uninterrupted")
+
+
+def test_tiny_run_writes_a_complete_run_directory(finished):
+    cfg, run_dir, result = finished
+    assert result["status"] == "done" and result["steps"] == 12 and result["tokens_seen"] == 12 * 1024
+    assert json.loads((run_dir / "result.json").read_text()) == json.loads(json.dumps(result, default=str))
+    assert set(result["languages"]) == {"en", "fr", "de", "ru", "zh", "sw", "ur"}
+    for metrics in result["languages"].values():
+        assert 0 < metrics["mlm_loss"] < 10 and 0 <= metrics["mlm_acc"] <= 1 and metrics["mlm_bpc"] > 0
+    assert set(result["groups"]) == {"high", "low", "all"}
+    assert result["params"]["total"] == result["params"]["embedding"] + result["params"]["non_embedding"]
+    for name in ("config.yaml", "metrics.csv", "sampling.tsv", "checkpoints/last.ckpt", "wandb_id.txt"):
+        assert (run_dir / name).is_file(), name
+    assert list((run_dir / "wandb").glob("offline-run-*")), "W&B offline run missing"
+    rows = list(csv.DictReader(open(run_dir / "metrics.csv")))
+    names = {r["name"] for r in rows}
+    assert "train/loss" in names and "val/en/mlm_loss" in names and "val/group/low/mlm_loss" in names
+    assert {int(r["step"]) for r in rows if r["name"] == "val/en/mlm_loss"} == {6, 12}  # mid-training + final
+    sampling = (run_dir / "sampling.tsv").read_text().splitlines()
+    assert sampling[0].startswith("lang\tsentences\tp\tq") and len(sampling) == 8
+
+
+def test_training_reduces_the_loss(finished):
+    _, run_dir, result = finished
+    losses = [float(r["value"]) for r in csv.DictReader(open(run_dir / "metrics.csv")) if r["name"] == "train/loss"]
+    assert result["groups"]["all"]["mlm_loss"] < 6.4  # ln(602) = 6.40: better than uniform guessing
+
+
+def test_resume_after_a_crash_ends_exactly_like_an_uninterrupted_run(finished, cache, tmp_path):
+    cfg, _, reference = finished
+    run_dir = tmp_path / "interrupted"
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        run(cfg, run_dir, "test", "interrupted", callbacks=[CrashAt(7)])
+    crashed = read_result(run_dir)
+    assert crashed["status"] == "failed" and "simulated crash" in crashed["error"]
+    resumed = run(cfg, run_dir, "test", "interrupted")
+    assert resumed["resumed"] and resumed["status"] == "done" and resumed["steps"] == 12
+    assert resumed["languages"] == reference["languages"]  # bit-for-bit: same batches, masks, dropout
+    assert (run_dir / "wandb_id.txt").read_text() == (run_dir / "wandb_id.txt").read_text()
+    steps = [int(r["step"]) for r in csv.DictReader(open(run_dir / "metrics.csv")) if r["name"] == "train/loss"]
+    assert steps == sorted(steps) and len(steps) == len(set(steps))  # no duplicated rows from the crashed part
+
+
+def test_finished_run_is_skipped(finished):
+    cfg, run_dir, result = finished
+    again = run(cfg, run_dir, "test", "uninterrupted")
+    assert again["outcome"] == "skipped" and again["languages"] == result["languages"]
+
+
+def test_vocab_too_large_fails_cleanly_and_leaves_no_artifact(cache, tmp_path):
+    cfg = tiny_cfg(tmp_path / "cache", "vocab_size=900000", "langs=[en,sw]")
+    with pytest.raises(ConfigError, match="vocab_size=900000"):
+        run(cfg, tmp_path / "run", "test", "big-vocab")
+    assert read_result(tmp_path / "run")["status"] == "failed"
+    assert not (tmp_path / "cache" / "tokenizer").exists() or not any(
+        (tmp_path / "cache" / "tokenizer").glob("*/manifest.json"))
+    assert not list((tmp_path / "cache" / "tokenizer").glob(".*tmp*"))
+
+
+@pytest.mark.slow
+def test_sweep_is_idempotent_and_reruns_only_failed_runs(tmp_path):
+    args = ["-m", *TINY, "alpha=0.3,1.0", f"paths.runs_dir={tmp_path}/runs", f"paths.cache_dir={tmp_path}/cache"]
+    first = run_train(*args)
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert "2 done" in first.stdout
+    runs = sorted((tmp_path / "runs" / "default").iterdir())
+    assert [p.name for p in runs if p.is_dir() and not p.name.startswith(".")] == [
+        "alpha=0.3,corpus.min_sentences=600,corpus.total_sentences=60000,data.eval_sequences=32,tokenizer.sample_sentences=6000,train=debug,vocab_size=600",
+        "alpha=1.0,corpus.min_sentences=600,corpus.total_sentences=60000,data.eval_sequences=32,tokenizer.sample_sentences=6000,train=debug,vocab_size=600",
+    ]
+    second = run_train(*args)
+    assert second.returncode == 0 and "2 skipped" in second.stdout
+    # make one run look failed: only that one runs again (from its last checkpoint, which is at the end)
+    victim = runs[0] / "result.json"
+    record = json.loads(victim.read_text())
+    victim.write_text(json.dumps({**record, "status": "failed"}))
+    third = run_train(*args)
+    assert third.returncode == 0 and "1 resumed, 1 skipped" in third.stdout
