@@ -110,3 +110,13 @@ def test_sweep_is_idempotent_and_reruns_only_failed_runs(tmp_path):
     victim.write_text(json.dumps({**record, "status": "failed"}))
     third = run_train(*args)
     assert third.returncode == 0 and "1 resumed, 1 skipped" in third.stdout
+
+
+@pytest.mark.slow
+def test_two_process_cpu_ddp_run(tmp_path):
+    """DDP with gloo on 2 CPU processes (ddp_spawn: in-process launch); per-language totals are summed over ranks."""
+    cfg = tiny_cfg(tmp_path / "cache", "trainer.devices=2", "trainer.accelerator=cpu", "trainer.micro_batch_size=16")
+    result = run(cfg, tmp_path / "ddp", "test", "ddp")
+    assert result["status"] == "done" and result["world_size"] == 2 and result["steps"] == 12
+    assert set(result["languages"]) == {"en", "fr", "de", "ru", "zh", "sw", "ur"}
+    assert all(0 < m["mlm_loss"] < 10 for m in result["languages"].values())

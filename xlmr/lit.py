@@ -43,6 +43,18 @@ def language_metrics(nll_sum: float, correct: float, count: float, chars: float)
             "mlm_bpc": nll_sum / (math.log(2) * chars) if chars else math.nan}
 
 
+def parse_eval(flat: dict[str, float]) -> dict[str, dict[str, dict[str, float]]]:
+    """Inverse of the `val/<lang>/<metric>` and `val/group/<group>/<metric>` keys."""
+    out: dict[str, dict[str, dict[str, float]]] = {"languages": {}, "groups": {}}
+    for key, value in flat.items():
+        parts = key.split("/")
+        if parts[0] != "val":
+            continue
+        section, name = ("groups", parts[2]) if parts[1] == "group" else ("languages", parts[1])
+        out[section].setdefault(name, {})[parts[-1]] = float(value)
+    return out
+
+
 def group_metrics(per_lang: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
     """The paper's groups (high = mean(en, fr), low = mean(sw, ur)) where all members are present, and all."""
     groups = {name: [c for c in members if c in per_lang] for name, members in GROUPS.items()}
@@ -96,6 +108,9 @@ class MLMModule(pl.LightningModule):
         if self.trainer.is_global_zero and not self.trainer.sanity_checking:
             for logger in self.loggers:
                 logger.log_metrics(flat, step=self.global_step)
+        # Also as callback metrics (not to the loggers): `trainer.validate` returns them, and under
+        # ddp_spawn they are what comes back to the launching process.
+        self.log_dict(flat, logger=False, rank_zero_only=True)
 
     def configure_optimizers(self):
         # RoBERTa: weight decay on matrices only, not on biases, LayerNorm or embeddings' padding-free rows.

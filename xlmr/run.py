@@ -105,7 +105,7 @@ def _train_and_evaluate(cfg: DictConfig, run_dir: Path, sweep: str, run_name: st
     from xlmr.data.mlm import MaskingConfig
     from xlmr.data.pipeline import prepare_data
     from xlmr.data.sampling import format_tsv, sampling_table
-    from xlmr.lit import MLMModule, OptimConfig
+    from xlmr.lit import MLMModule, OptimConfig, parse_eval
     from xlmr.loggers import RunCSVLogger, make_wandb_logger
     from xlmr.model import EncoderDims, flops_per_token
 
@@ -174,10 +174,14 @@ def _train_and_evaluate(cfg: DictConfig, run_dir: Path, sweep: str, run_name: st
     start_step = resume_step or 0
     trainer.fit(module, datamodule=dm, ckpt_path=str(ckpt) if ckpt else None)
     fit_seconds = time.time() - t_fit
-    steps_now = trainer.global_step - start_step
+    # from the checkpoint, not trainer.global_step: under ddp_spawn the fit ran in other processes
+    final_step = int(torch.load(run_dir / CKPT_DIR / LAST_CKPT, map_location="cpu", weights_only=False,
+                                mmap=True)["global_step"])
+    steps_now = final_step - start_step
     trainer.limit_val_batches = 1.0
     trainer.validate(module, datamodule=dm, verbose=False)
-    evaluation = module.last_eval
+    # callback_metrics, not module.last_eval: under ddp_spawn only they come back to this process
+    evaluation = parse_eval({k: float(v) for k, v in trainer.callback_metrics.items()})
     if trainer.global_rank == 0:
         for lg in loggers[1:]:  # W&B: final metrics in the summary (analysis/wandb_source.py reads them)
             summary = {f"final/{lang}/{m}": v for lang, ms in evaluation["languages"].items() for m, v in ms.items()}
@@ -185,7 +189,7 @@ def _train_and_evaluate(cfg: DictConfig, run_dir: Path, sweep: str, run_name: st
             lg.experiment.summary.update(summary)
             lg.experiment.finish()
     return {
-        "params": params, "steps": int(trainer.global_step), "tokens_seen": int(trainer.global_step * cfg.train.batch_tokens),
+        "params": params, "steps": final_step, "tokens_seen": final_step * int(cfg.train.batch_tokens),
         "wall_time_s": round(time.time() - t0, 2), "data_time_s": round(t_data, 2),
         "train_tokens_per_s": round(steps_now * cfg.train.batch_tokens / fit_seconds, 1) if steps_now else None,
         "flops_per_token": fpt, "precision": precision, "world_size": world_size(cfg),
