@@ -186,6 +186,7 @@ def _train_and_evaluate(cfg: DictConfig, run_dir: Path, sweep: str, run_name: st
         for lg in loggers[1:]:  # W&B: final metrics in the summary (analysis/wandb_source.py reads them)
             summary = {f"final/{lang}/{m}": v for lang, ms in evaluation["languages"].items() for m, v in ms.items()}
             summary.update({f"final/group/{g}/{m}": v for g, ms in evaluation["groups"].items() for m, v in ms.items()})
+            summary["final/tokens_seen"] = final_step * int(cfg.train.batch_tokens)
             lg.experiment.summary.update(summary)
             lg.experiment.finish()
     return {
