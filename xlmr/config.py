@@ -179,8 +179,15 @@ def run_name(overrides: list[str]) -> str:
     return ",".join(sorted(kept)) or "default"
 
 
+def slurm_gpus_per_node(accelerator: str, devices: int) -> int | None:
+    """GPUs to ask Slurm for per node: one per device, none for CPU runs. Hydra resolver `xlmr_slurm_gpus`."""
+    return None if str(accelerator) == "cpu" else int(devices)
+
+
 if not OmegaConf.has_resolver("xlmr_run_name"):
     OmegaConf.register_new_resolver("xlmr_run_name", lambda overrides: run_name(list(overrides)))
+if not OmegaConf.has_resolver("xlmr_slurm_gpus"):
+    OmegaConf.register_new_resolver("xlmr_slurm_gpus", slurm_gpus_per_node)
 
 
 # -------------------------------------------------------------------------------------- validation

@@ -84,6 +84,9 @@ def run(cfg: DictConfig, run_dir: Path, sweep: str, run_name: str, callbacks: Se
     except ConfigError as err:
         record.update(status="failed", error=str(err))
         raise
+    except SystemExit as err:  # preempted: checkpointed and requeued (xlmr/preemption.py)
+        record.update(status="interrupted", error=f"requeued after signal (exit {err.code})")
+        raise
     except BaseException as err:  # KeyboardInterrupt too: the record says what happened
         record.update(status="failed", error=f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}")
         if "wandb" in sys.modules and sys.modules["wandb"].run is not None:
@@ -108,6 +111,7 @@ def _train_and_evaluate(cfg: DictConfig, run_dir: Path, sweep: str, run_name: st
     from xlmr.lit import MLMModule, OptimConfig, parse_eval
     from xlmr.loggers import RunCSVLogger, make_wandb_logger
     from xlmr.model import EncoderDims, flops_per_token
+    from xlmr.preemption import CheckpointOnSignal
 
     if cfg.trainer.threads > 0:
         torch.set_num_threads(cfg.trainer.threads)
@@ -156,9 +160,19 @@ def _train_and_evaluate(cfg: DictConfig, run_dir: Path, sweep: str, run_name: st
     checkpoint = ModelCheckpoint(dirpath=run_dir / CKPT_DIR, filename="step-{step}", every_n_train_steps=cfg.trainer.ckpt_every_steps,
                                  save_last=True, save_top_k=-1 if cfg.trainer.keep_step_checkpoints else 0,
                                  enable_version_counter=False)
+    on_slurm = "SLURM_JOB_ID" in os.environ and "SLURM_NTASKS" in os.environ
     strategy = cfg.trainer.strategy
     if strategy == "auto" and world_size(cfg) > 1:
-        strategy = "ddp" if "SLURM_NTASKS" in os.environ else "ddp_spawn"
+        # On Slurm, one task per device (submitit's tasks_per_node): Lightning joins them and spawns nothing.
+        # Elsewhere, ddp_spawn: plain "ddp" would re-execute sys.argv, i.e. replay a Hydra multirun.
+        strategy = "ddp" if on_slurm else "ddp_spawn"
+    plugins = []
+    if on_slurm:  # requeueing is submitit's job (SIGUSR2), not Lightning's own SIGUSR1 auto-requeue
+        from pytorch_lightning.plugins.environments import SLURMEnvironment
+
+        plugins.append(SLURMEnvironment(auto_requeue=False))
+    if CheckpointOnSignal.wanted():
+        callbacks = [*callbacks, CheckpointOnSignal(run_dir / CKPT_DIR / LAST_CKPT, accum)]
     trainer = pl.Trainer(
         accelerator=cfg.trainer.accelerator, devices=cfg.trainer.devices, num_nodes=cfg.trainer.num_nodes,
         strategy=strategy, precision=precision, max_steps=cfg.train.max_steps, max_epochs=-1,
@@ -168,7 +182,7 @@ def _train_and_evaluate(cfg: DictConfig, run_dir: Path, sweep: str, run_name: st
         check_val_every_n_epoch=None if cfg.trainer.val_every_steps else 1, num_sanity_val_steps=0,
         limit_val_batches=1.0 if cfg.trainer.val_every_steps else 0, use_distributed_sampler=False,
         enable_progress_bar=cfg.trainer.progress_bar, enable_model_summary=False, default_root_dir=str(run_dir),
-        deterministic=False,
+        deterministic=False, plugins=plugins,
     )
     t_fit = time.time()
     start_step = resume_step or 0
