@@ -61,22 +61,24 @@ def run(cfg: DictConfig, run_dir: Path, sweep: str, run_name: str, callbacks: Se
     `callbacks`: extra Lightning callbacks for the fit (e.g. a test's simulated crash)."""
     validate(cfg)
     run_dir = Path(run_dir)
+    writer = launch_rank() == 0  # on Slurm every task runs this function; only rank 0 writes records
     previous = read_result(run_dir)
     if previous and previous.get("status") == "done" and not cfg.force:
         print(f"[run] {run_dir}: finished already (status done) — skipped; force=true re-runs it")
         return {**previous, "outcome": "skipped"}
     run_dir.mkdir(parents=True, exist_ok=True)
     last_ckpt = run_dir / CKPT_DIR / LAST_CKPT
-    if cfg.force and previous:
+    if cfg.force and previous and writer:
         for stale in (last_ckpt, run_dir / RESULT_FILE):
             stale.unlink(missing_ok=True)
     resuming = last_ckpt.exists()
-    OmegaConf.save(cfg, run_dir / ".config.yaml.tmp", resolve=True)
-    os.replace(run_dir / ".config.yaml.tmp", run_dir / "config.yaml")
     record: dict[str, Any] = {"status": "running", "error": None, "sweep": sweep, "run": run_name,
                               "knobs": science_knobs(cfg), "code_version": code_version(),
                               "resumed": resuming, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-    write_json_atomic(run_dir / RESULT_FILE, record)
+    if writer:
+        OmegaConf.save(cfg, run_dir / ".config.yaml.tmp", resolve=True)
+        os.replace(run_dir / ".config.yaml.tmp", run_dir / "config.yaml")
+        write_json_atomic(run_dir / RESULT_FILE, record)
     try:
         record.update(_train_and_evaluate(cfg, run_dir, sweep, run_name, last_ckpt if resuming else None,
                                           list(callbacks)))
@@ -94,8 +96,17 @@ def run(cfg: DictConfig, run_dir: Path, sweep: str, run_name: str, callbacks: Se
         raise
     finally:
         record["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-        write_json_atomic(run_dir / RESULT_FILE, record)
+        if writer:
+            write_json_atomic(run_dir / RESULT_FILE, record)
     return record
+
+
+def launch_rank() -> int:
+    """This process's rank among the tasks an external launcher (Slurm, torchrun) started; 0 otherwise."""
+    for var in ("SLURM_PROCID", "RANK"):
+        if var in os.environ:
+            return int(os.environ[var])
+    return 0
 
 
 def _train_and_evaluate(cfg: DictConfig, run_dir: Path, sweep: str, run_name: str,
@@ -122,7 +133,8 @@ def _train_and_evaluate(cfg: DictConfig, run_dir: Path, sweep: str, run_name: st
     train_tokens = cfg.train.max_steps * cfg.train.batch_tokens
     table = sampling_table({lang: data.texts[lang].sentences for lang in data.langs}, float(cfg.alpha), train_tokens,
                            {lang: data.shards.n_tokens(lang, "train") for lang in data.langs})
-    (run_dir / "sampling.tsv").write_text(format_tsv(table))
+    if launch_rank() == 0:
+        (run_dir / "sampling.tsv").write_text(format_tsv(table))
 
     dims = EncoderDims(vocab_size=tok.vocab_size, layers=cfg.model.layers, hidden=cfg.model.hidden,
                        ffn=cfg.model.ffn, heads=cfg.model.heads, max_positions=cfg.model.max_positions,
@@ -152,7 +164,7 @@ def _train_and_evaluate(cfg: DictConfig, run_dir: Path, sweep: str, run_name: st
 
     resume_step = torch.load(ckpt, map_location="cpu", weights_only=False, mmap=True)["global_step"] if ckpt else None
     loggers: list = [RunCSVLogger(run_dir, resume_step)]
-    if cfg.logger.wandb and cfg.logger.mode != "disabled":
+    if cfg.logger.wandb and cfg.logger.mode != "disabled" and launch_rank() == 0:
         knobs = science_knobs(cfg)
         loggers.append(make_wandb_logger(run_dir, cfg.logger.project, cfg.logger.entity, cfg.logger.mode, sweep,
                                          f"{sweep}/{run_name}", {"knobs": knobs, "params": params},
@@ -214,16 +226,30 @@ def _train_and_evaluate(cfg: DictConfig, run_dir: Path, sweep: str, run_name: st
 
 
 def run_from_hydra(cfg: DictConfig) -> dict[str, str]:
-    """Entry point of train.py's task function: run dir and names come from Hydra's runtime config."""
+    """Entry point of train.py's task function: run dir and names come from Hydra's runtime config.
+
+    In a multirun a failed run is reported, not raised, so that every launcher (basic, submitit local or
+    Slurm) returns all outcomes and the sweep ends with its summary; a single run exits non-zero."""
     from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
 
     hc = HydraConfig.get()
     run_dir = Path(hc.runtime.output_dir)
+    multirun = hc.mode == RunMode.MULTIRUN
     try:
         record = run(cfg, run_dir, sweep=cfg.name, run_name=run_dir.name)
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
+        if multirun:
+            return {"outcome": "failed", "error": str(err), "run_dir": str(run_dir)}
         raise SystemExit(2) from None
+    except Exception as err:
+        if not multirun:
+            raise
+        import traceback
+
+        traceback.print_exc()
+        return {"outcome": "failed", "error": f"{type(err).__name__}: {err}".splitlines()[0], "run_dir": str(run_dir)}
     # what the sweep summary shows; small, so that submitit pickles little back
     return {"outcome": record.get("outcome", "resumed" if record.get("resumed") else "done"),
             "run_dir": str(run_dir)}

@@ -68,25 +68,39 @@ class XlmrSweeper(BasicSweeper):
         sweep_dir = Path(self.config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
-        returns, initial_job_idx = [], 0
+        returns, initial_job_idx, launch_error = [], 0, None
         while not self.is_done():
             batch = self.get_job_batch()
-            results = self.launcher.launch(batch, initial_job_idx=initial_job_idx)
+            try:
+                results = self.launcher.launch(batch, initial_job_idx=initial_job_idx)
+            except Exception as err:  # e.g. a job killed by Slurm: report what the run dirs say
+                launch_error = f"{type(err).__name__}: {str(err).strip().splitlines()[-1] if str(err).strip() else ''}"
+                results = [None] * len(batch)
             initial_job_idx += len(batch)
             returns.append(results)
-        outcomes = [_outcome(r) for results in returns for r in results]
+        outcomes = [_outcome(r, Path(row["run_dir"])) for r, row in zip([r for rs in returns for r in rs], rows)]
         print(_summary(rows, outcomes))
-        if any(o[0] == "failed" for o in outcomes):
+        if launch_error:
+            print(f"launcher error: {launch_error}", file=sys.stderr)
+        if launch_error or any(o[0] not in ("done", "resumed", "skipped") for o in outcomes):
             sys.exit(1)
         return returns
 
 
-def _outcome(result: Any) -> "tuple[str, str]":
-    if result.status == JobStatus.COMPLETED:
+def _outcome(result: Any, run_dir: Path) -> "tuple[str, str]":
+    """(status, error) of one job: its return value when it returned, else its run directory's record."""
+    if result is not None and result.status == JobStatus.COMPLETED and isinstance(result.return_value, dict):
         value = result.return_value
-        return (value.get("outcome", "done") if isinstance(value, dict) else "done", "")
-    err = result._return_value  # the exception the job raised
-    return ("failed", f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}")
+        return value.get("outcome", "done"), value.get("error") or ""
+    from xlmr.run import read_result
+
+    record = read_result(run_dir) or {}
+    status = record.get("status", "missing")
+    error = record.get("error") or ""
+    if result is not None and result.status == JobStatus.FAILED and not error:
+        err = result._return_value
+        error = f"{type(err).__name__}: {str(err).strip().splitlines()[-1] if str(err).strip() else ''}"
+    return ("failed" if status in ("running", "missing") else status), error
 
 
 def _summary(rows: "list[dict[str, Any]]", outcomes: "list[tuple[str, str]]") -> str:

@@ -1,0 +1,119 @@
+"""The `slurm` tier: sweeps through hydra-submitit-launcher on a real one-node Slurm (scripts/slurm-up.sh)."""
+
+import json
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from _shared import ROOT, TINY, run_train, tiny_cfg
+from xlmr.run import read_result, run
+
+pytestmark = pytest.mark.slurm
+
+# CPU jobs on the local cluster: 1 CPU each (2 for DDP), little memory, a time limit >= 11 min so that a
+# USR2 counts as preemption for submitit (slurm-local.md), and 1 torch thread so that results do not
+# depend on how many cores a job happens to see.
+SLURM = ["hydra/launcher=slurm", "trainer.accelerator=cpu", "trainer.threads=1", "hydra.launcher.cpus_per_task=1",
+         "hydra.launcher.mem_gb=2", "hydra.launcher.timeout_min=15"]
+
+
+def sweep_args(tmp_path: Path, *extra: str, synthetic: bool = True) -> list[str]:
+    tiny = [o for o in TINY if synthetic or not o.startswith("corpus.")]
+    return ["-m", *tiny, *SLURM, *extra, f"paths.runs_dir={tmp_path}/runs", f"paths.cache_dir={tmp_path}/cache"]
+
+
+def run_dirs(tmp_path: Path, name: str = "default") -> list[Path]:
+    return sorted(p for p in (tmp_path / "runs" / name).iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def test_four_run_sweep_completes_and_shares_data(slurm_cluster, tmp_path):
+    r = run_train(*sweep_args(tmp_path, "alpha=0.3,1.0", "seed=0,1"))
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert "4 done" in r.stdout
+    dirs = run_dirs(tmp_path)
+    assert len(dirs) == 4 and all(read_result(d)["status"] == "done" for d in dirs)
+    # 4 jobs raced for the data: one tokenizer per alpha (seeds share it), corpus built once per language
+    assert len(list((tmp_path / "cache" / "tokenizer").glob("*/manifest.json"))) == 2
+    assert len(list((tmp_path / "cache" / "corpus").glob("*/manifest.json"))) == 7
+    assert not list((tmp_path / "cache").glob("*/.*tmp*"))  # no half-written artifact left behind
+    again = run_train(*sweep_args(tmp_path, "alpha=0.3,1.0", "seed=0,1"))
+    assert again.returncode == 0 and "4 skipped" in again.stdout
+
+
+def _wait_for(predicate, timeout: float, what: str):
+    end = time.time() + timeout
+    while time.time() < end:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def _job_id() -> str | None:
+    out = subprocess.run(["squeue", "-h", "-o", "%i %T"], capture_output=True, text=True).stdout.split()
+    return out[0] if len(out) >= 2 and out[1] == "RUNNING" else None
+
+
+def test_preempted_run_checkpoints_requeues_and_ends_like_an_uninterrupted_one(slurm_cluster, tmp_path):
+    budget = ["train.max_steps=150", "train.warmup_steps=10", "trainer.ckpt_every_steps=1000", "logger=wandb"]
+    proc = subprocess.Popen([sys.executable, str(ROOT / "train.py"), *sweep_args(tmp_path, *budget)], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        job = _wait_for(_job_id, 60, "the job to run")
+        metrics = lambda: [p for p in (tmp_path / "runs" / "default").glob("*/metrics.csv")]  # noqa: E731
+        csv = _wait_for(metrics, 120, "training to start")[0]
+        _wait_for(lambda: "train/loss" in csv.read_text(), 120, "the first logged training steps")
+        subprocess.run(["scancel", "--signal=USR2", job], check=True)  # what Slurm sends before preemption
+        out, _ = proc.communicate(timeout=400)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, out[-4000:]
+    run_dir = run_dirs(tmp_path)[0]
+    result = read_result(run_dir)
+    assert result["status"] == "done" and result["resumed"] and result["steps"] == 150, result
+    log = (run_dir.parent / ".submitit").glob(f"{job}*/*_log.out")
+    assert any("[preemption] saved" in p.read_text() for p in log), "no checkpoint was written on the signal"
+    # the same W&B run id across both process starts, one offline folder per start
+    run_id = (run_dir / "wandb_id.txt").read_text()
+    folders = list((run_dir / "wandb").glob("offline-run-*"))
+    assert len(folders) == 2 and all(f.name.endswith(run_id) for f in folders)
+    # the uninterrupted reference, here, in-process, with the same science config
+    cfg = tiny_cfg(tmp_path / "cache", *[o for o in budget if not o.startswith("logger")], "trainer.threads=1",
+                   "trainer.accelerator=cpu")
+    reference = run(cfg, tmp_path / "reference", "test", "reference")
+    assert result["languages"] == reference["languages"]
+
+
+def test_two_task_cpu_ddp_run_through_slurm(slurm_cluster, tmp_path):
+    r = run_train(*sweep_args(tmp_path, "trainer.devices=2", "trainer.micro_batch_size=16", "seed=0"))
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    result = read_result(run_dirs(tmp_path)[0])
+    assert result["status"] == "done" and result["world_size"] == 2 and result["steps"] == 12
+    assert len(result["languages"]) == 7
+
+
+def test_failed_run_is_reported_and_a_rerun_completes_it(slurm_cluster, tmp_path):
+    corpus = tmp_path / "cc100"
+    corpus.mkdir()
+    rng = random.Random(0)
+    words = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(2, 8))) for _ in range(400)]
+    docs = "\n\n".join("\n".join(" ".join(rng.choices(words, k=8)) for _ in range(3)) for _ in range(300))
+    (corpus / "en.txt").write_text(docs)
+    (corpus / "fr.txt").write_text(docs.upper())
+    (corpus / "sw.txt").write_text("one single document\nwith two lines\n")  # too little for a valid split
+    args = sweep_args(tmp_path, "corpus=cc100", f"corpus.path={corpus}", "vocab_size=300",
+                      "tokenizer.sample_sentences=2000", "langs=[en,fr],[en,sw]", synthetic=False)
+    first = run_train(*args)
+    assert first.returncode == 1, first.stdout[-3000:]
+    assert "1 done" in first.stdout and "1 failed" in first.stdout
+    failed = [d for d in run_dirs(tmp_path) if read_result(d)["status"] == "failed"]
+    assert len(failed) == 1 and "sw" in failed[0].name and "document" in read_result(failed[0])["error"]
+    (corpus / "sw.txt").write_text(docs.title())  # the user fixes the data …
+    second = run_train(*args)  # … and re-runs the same command: only the failed run runs again
+    assert second.returncode == 0, second.stdout[-3000:]
+    assert "1 done" in second.stdout and "1 skipped" in second.stdout
