@@ -64,6 +64,15 @@ class CC100Corpus(CorpusConfig):
 
 
 @dataclass
+class GettextCorpus(CorpusConfig):
+    """Real text from gettext catalogs (docs/gettext-corpus.md). Roots that do not exist are ignored."""
+
+    name: str = "gettext"
+    locale_roots: list[str] = field(default_factory=lambda: ["/usr/share/locale", "cache/gettext-debs/root"])
+    min_chars_per_lang: int = 10_000  # a language with less clean text is an error
+
+
+@dataclass
 class TrainConfig:
     """The training budget. One step = one optimizer update of `batch_tokens` tokens."""
 
@@ -164,7 +173,7 @@ def register_configs() -> None:
 
 
 # Corpus sources besides the embedded synthetic one register here: name → schema dataclass.
-CORPUS_SCHEMAS: dict[str, type] = {"cc100": CC100Corpus}
+CORPUS_SCHEMAS: dict[str, type] = {"cc100": CC100Corpus, "gettext": GettextCorpus}
 
 
 def run_name(overrides: list[str]) -> str:

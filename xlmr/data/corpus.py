@@ -4,6 +4,8 @@ line, blank line between documents) plus its sentence count; the later stages re
   synthetic  the embedded default: generated languages (xlmr/data/synthetic.py), materialised into the
              cache, one artifact per language, so `en` is generated once for every language set
   cc100      a directory in CC-100's own layout: `<lang>.txt` or `<lang>.txt.xz`, read as a stream
+  gettext    real human-written text from gettext translation catalogs (xlmr/data/gettext.py), one
+             artifact per language; `scripts/fetch-gettext.sh` adds Debian translation packages
 """
 
 from __future__ import annotations
@@ -61,7 +63,10 @@ class SyntheticSource:
         self.gen_cfg = SyntheticCorpusConfig(**self.params)
 
     def _spec(self, lang: str) -> dict[str, Any]:
-        return {"source": "synthetic", "lang": lang, "params": self.params, "version": CORPUS_VERSION}
+        from .synthetic import GENERATOR_VERSION
+
+        return {"source": "synthetic", "lang": lang, "params": self.params, "version": CORPUS_VERSION,
+                "generator_version": GENERATOR_VERSION}
 
     def check(self, codes: list[str]) -> None:
         pass  # every CC-100 code can be generated; codes are validated by the config
@@ -147,7 +152,59 @@ class CC100Source:
         return out
 
 
-SOURCES = {"synthetic": SyntheticSource, "cc100": CC100Source}
+class GettextSource:
+    name = "gettext"
+
+    def __init__(self, cfg: Any):
+        roots = [Path(os.path.expanduser(str(r))) for r in cfg.locale_roots]
+        self.roots = [r for r in roots if r.exists()]  # the fetched tree is optional
+        self.min_chars = int(cfg.min_chars_per_lang)
+        self._available: dict[str, int] | None = None
+
+    def available(self) -> dict[str, int]:
+        from .gettext import available_languages
+
+        if self._available is None:
+            self._available = available_languages(self.roots) if self.roots else {}
+        return self._available
+
+    def check(self, codes: list[str]) -> None:
+        from xlmr.config import ConfigError
+
+        if not self.roots:
+            raise ConfigError("corpus.locale_roots", "", "none of the locale roots exists")
+        missing = [c for c in codes if c not in self.available()]
+        if missing:
+            have = ", ".join(sorted(self.available()))
+            raise ConfigError("langs", missing[0], f"no gettext catalogs for this language here; languages with text: "
+                              f"{have} (scripts/fetch-gettext.sh adds more)")
+
+    def _spec(self, lang: str) -> dict[str, Any]:
+        from .gettext import GETTEXT_CORPUS_VERSION, fingerprint
+
+        return {"source": "gettext", "lang": lang, "fingerprint": fingerprint(self.roots, [lang]),
+                "min_chars": self.min_chars, "version": GETTEXT_CORPUS_VERSION}
+
+    def cached(self, codes: list[str], cache_dir: Path) -> dict[str, bool]:
+        return {c: is_built(cache_dir, "corpus", self._spec(c)) for c in codes}
+
+    def prepare(self, codes: list[str], cache_dir: Path) -> dict[str, LanguageText]:
+        from .gettext import build_gettext_corpus
+
+        out = {}
+        for lang in codes:
+            def build(tmp: Path, lang: str = lang) -> dict[str, Any]:
+                manifest = build_gettext_corpus(self.roots, [lang], tmp / "gettext", self.min_chars)
+                return {"lang": lang, "stats": {"sentences": manifest["languages"][lang]["lines"]},
+                        "count_unit": "sentences (cleaned catalog strings)"}
+
+            art = get_or_build(cache_dir, "corpus", self._spec(lang), build)
+            out[lang] = LanguageText(lang, art.path / "gettext" / f"{lang}.txt",
+                                     int(art.manifest["stats"]["sentences"]), art.key)
+        return out
+
+
+SOURCES = {"synthetic": SyntheticSource, "cc100": CC100Source, "gettext": GettextSource}
 
 
 def corpus_source(cfg: Any) -> CorpusSource:
