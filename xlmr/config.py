@@ -153,7 +153,7 @@ class Config:
     # A plain key, not a config group: Hydra cannot select a group option named "7" from the command line.
     langs: Any = 7
     alpha: float = 0.3  # language sampling exponent: q_i ∝ p_i^alpha
-    vocab_size: int = 8000  # SentencePiece pieces; the model has vocab_size + 2 embedding rows
+    vocab_size: int = 4000  # SentencePiece pieces; the model has vocab_size + 2 embedding rows
     seed: int = 0
     name: str = "default"  # the sweep's name: runs go to <runs_dir>/<name>/<run>/
     force: bool = False  # re-run even when the run directory holds a finished result
