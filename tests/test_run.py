@@ -46,6 +46,8 @@ def test_tiny_run_writes_a_complete_run_directory(finished):
     for name in ("config.yaml", "metrics.csv", "sampling.tsv", "checkpoints/last.ckpt", "wandb_id.txt"):
         assert (run_dir / name).is_file(), name
     assert list((run_dir / "wandb").glob("offline-run-*")), "W&B offline run missing"
+    tables = {p.name.split("_4_")[0] for p in (run_dir / "wandb").glob("offline-run-*/files/media/table/*.table.json")}
+    assert tables == {"sampling_table", "final_results"}
     rows = list(csv.DictReader(open(run_dir / "metrics.csv")))
     names = {r["name"] for r in rows}
     assert "train/loss" in names and "val/en/mlm_loss" in names and "val/group/low/mlm_loss" in names

@@ -90,3 +90,24 @@ def make_wandb_logger(run_dir: Path, project: str, entity: str | None, mode: str
                          name=name, group=group, tags=tags, config=config, offline=(mode == "offline"),
                          resume="allow", log_model=False)
     return logger
+
+
+def define_wandb_metrics(experiment: Any, langs: list[str]) -> None:
+    """Per-language held-out metrics charted against the optimizer step, with the summary the dashboard uses."""
+    for name in [*(f"val/{lang}" for lang in langs), "val/group/high", "val/group/low", "val/group/all"]:
+        for metric, summary in (("mlm_loss", "min"), ("mlm_bpc", "min"), ("mlm_acc", "max"), ("mlm_ppl", "min")):
+            experiment.define_metric(f"{name}/{metric}", step_metric="trainer/global_step", summary=summary)
+
+
+def log_wandb_tables(experiment: Any, sampling_rows: list[Any], evaluation: dict[str, Any]) -> None:
+    """The sampling table (n_i, p_i, q_i, expected tokens) and the final per-language results as W&B tables."""
+    import wandb
+
+    sampling = wandb.Table(columns=["lang", "sentences", "p", "q", "train_tokens_expected", "shard_tokens"],
+                           data=[[r.lang, r.sentences, r.p, r.q, r.train_tokens_expected, r.shard_tokens]
+                                 for r in sampling_rows])
+    results = wandb.Table(columns=["lang", "is_group", "metric", "value"],
+                          data=[[name, section == "groups", metric, value]
+                                for section in ("languages", "groups")
+                                for name, metrics in evaluation[section].items() for metric, value in metrics.items()])
+    experiment.log({"sampling_table": sampling, "final_results": results})

@@ -120,7 +120,7 @@ def _train_and_evaluate(cfg: DictConfig, run_dir: Path, sweep: str, run_name: st
     from xlmr.data.pipeline import prepare_data
     from xlmr.data.sampling import format_tsv, sampling_table
     from xlmr.lit import MLMModule, OptimConfig, parse_eval
-    from xlmr.loggers import RunCSVLogger, make_wandb_logger
+    from xlmr.loggers import RunCSVLogger, define_wandb_metrics, log_wandb_tables, make_wandb_logger
     from xlmr.model import EncoderDims, flops_per_token
     from xlmr.preemption import CheckpointOnSignal
 
@@ -169,6 +169,7 @@ def _train_and_evaluate(cfg: DictConfig, run_dir: Path, sweep: str, run_name: st
         loggers.append(make_wandb_logger(run_dir, cfg.logger.project, cfg.logger.entity, cfg.logger.mode, sweep,
                                          f"{sweep}/{run_name}", {"knobs": knobs, "params": params},
                                          [f"{k}={knobs[k]}" for k in ("model", "langs", "alpha", "vocab_size", "seed")]))
+        define_wandb_metrics(loggers[-1].experiment, data.langs)
     checkpoint = ModelCheckpoint(dirpath=run_dir / CKPT_DIR, filename="step-{step}", every_n_train_steps=cfg.trainer.ckpt_every_steps,
                                  save_last=True, save_top_k=-1 if cfg.trainer.keep_step_checkpoints else 0,
                                  enable_version_counter=False)
@@ -214,6 +215,7 @@ def _train_and_evaluate(cfg: DictConfig, run_dir: Path, sweep: str, run_name: st
             summary.update({f"final/group/{g}/{m}": v for g, ms in evaluation["groups"].items() for m, v in ms.items()})
             summary["final/tokens_seen"] = final_step * int(cfg.train.batch_tokens)
             lg.experiment.summary.update(summary)
+            log_wandb_tables(lg.experiment, table, evaluation)
             lg.experiment.finish()
     return {
         "params": params, "steps": final_step, "tokens_seen": final_step * int(cfg.train.batch_tokens),
