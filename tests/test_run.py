@@ -2,6 +2,7 @@
 
 import csv
 import json
+import re
 
 import pytest
 import pytorch_lightning as pl
@@ -46,7 +47,8 @@ def test_tiny_run_writes_a_complete_run_directory(finished):
     for name in ("config.yaml", "metrics.csv", "sampling.tsv", "checkpoints/last.ckpt", "wandb_id.txt"):
         assert (run_dir / name).is_file(), name
     assert list((run_dir / "wandb").glob("offline-run-*")), "W&B offline run missing"
-    tables = {p.name.split("_4_")[0] for p in (run_dir / "wandb").glob("offline-run-*/files/media/table/*.table.json")}
+    tables = {re.sub(r"_\d+_[0-9a-f]+\.table\.json$", "", p.name)
+              for p in (run_dir / "wandb").glob("offline-run-*/files/media/table/*.table.json")}
     assert tables == {"sampling_table", "final_results"}
     rows = list(csv.DictReader(open(run_dir / "metrics.csv")))
     names = {r["name"] for r in rows}
@@ -122,3 +124,16 @@ def test_two_process_cpu_ddp_run(tmp_path):
     assert result["status"] == "done" and result["world_size"] == 2 and result["steps"] == 12
     assert set(result["languages"]) == {"en", "fr", "de", "ru", "zh", "sw", "ur"}
     assert all(0 < m["mlm_loss"] < 10 for m in result["languages"].values())
+
+
+def test_unseen_languages_are_scored_but_not_trained_on(cache, tmp_path):
+    cfg = tiny_cfg(cache, "langs=[en,fr,sw,ur]", "data.unseen_langs=[de,ru]", "train.max_steps=4")
+    result = run(cfg, tmp_path / "unseen", "test", "unseen")
+    assert result["unseen_langs"] == ["de", "ru"]
+    assert set(result["languages"]) == {"en", "fr", "sw", "ur", "de", "ru"}
+    assert result["groups"]["all"]["mlm_loss"] == pytest.approx(
+        sum(result["languages"][c]["mlm_loss"] for c in ("en", "fr", "sw", "ur")) / 4)
+    sampled = [line.split("\t")[0] for line in (tmp_path / "unseen" / "sampling.tsv").read_text().splitlines()[1:]]
+    assert sampled == ["en", "fr", "sw", "ur"]
+    with pytest.raises(ConfigError, match="data.unseen_langs=en"):
+        run(tiny_cfg(cache, "langs=[en,fr]", "data.unseen_langs=[en]"), tmp_path / "bad", "test", "bad")

@@ -104,6 +104,9 @@ class DataConfig:
     valid_fraction: float = 0.05  # share of documents held out per language …
     max_valid_tokens: int = 50_000  # … up to this many tokens
     eval_sequences: int = 128  # held-out sequences scored per language
+    # languages scored by held-out MLM although absent from pretraining (the paper's "unseen" case);
+    # they are tokenized with the run's tokenizer and are not part of the groups
+    unseen_langs: list[str] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------------------------- implementation
@@ -249,6 +252,13 @@ def validate(cfg: DictConfig) -> None:
         raise ConfigError("model.heads", m.heads, f"hidden={m.hidden} is not divisible by it; valid: {divisors}")
 
     codes = lang_codes(cfg)
+    from xlmr.data.languages import known_codes
+
+    for code in cfg.data.unseen_langs:
+        if code not in known_codes():
+            raise ConfigError("data.unseen_langs", code, "unknown language code; valid: the CC-100 codes")
+        if code in codes:
+            raise ConfigError("data.unseen_langs", code, "is a pretraining language (in langs); unseen ones must not be")
 
     if not (math.isfinite(cfg.alpha) and cfg.alpha >= 0):
         raise ConfigError("alpha", cfg.alpha, "must be a finite number >= 0 (0 = uniform, 0.3 = XLM-R, 1 = proportional)")
@@ -287,7 +297,7 @@ def validate(cfg: DictConfig) -> None:
 
     from xlmr.data.corpus import corpus_source
 
-    corpus_source(cfg.corpus).check(codes)  # names the missing/empty file, or the unknown corpus
+    corpus_source(cfg.corpus).check(codes + list(cfg.data.unseen_langs))  # names a missing/empty file
 
 
 def science_knobs(cfg: DictConfig) -> dict[str, Any]:

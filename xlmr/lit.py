@@ -66,13 +66,16 @@ def group_metrics(per_lang: dict[str, dict[str, float]]) -> dict[str, dict[str, 
 
 
 class MLMModule(pl.LightningModule):
-    def __init__(self, dims: EncoderDims, optim: OptimConfig, langs: list[str], token_chars: np.ndarray, seed: int):
+    def __init__(self, dims: EncoderDims, optim: OptimConfig, langs: list[str], token_chars: np.ndarray, seed: int,
+                 unseen: list[str] = ()):
         super().__init__()
         self.model = XLMRForMaskedLM(dims)
-        self.optim, self.langs, self.seed = optim, list(langs), seed
+        self.optim, self.seed = optim, seed
+        self.langs, self.unseen = list(langs), list(unseen)  # evaluation order: pretraining, then unseen
         self.register_buffer("token_chars", torch.as_tensor(token_chars, dtype=torch.float32), persistent=False)
         # per language: [nll_sum, correct, count, chars] over the held-out masked tokens
-        self.register_buffer("eval_sums", torch.zeros(len(langs), 4, dtype=torch.float64), persistent=False)
+        self.register_buffer("eval_sums", torch.zeros(len(self.langs) + len(self.unseen), 4, dtype=torch.float64),
+                             persistent=False)
         self.last_eval: dict[str, dict[str, float]] = {}
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
@@ -98,8 +101,9 @@ class MLMModule(pl.LightningModule):
 
     def on_validation_epoch_end(self) -> None:
         sums = self.trainer.strategy.reduce(self.eval_sums.clone(), reduce_op="sum")
-        per_lang = {lang: language_metrics(*sums[i].tolist()) for i, lang in enumerate(self.langs)}
-        self.last_eval = {"languages": per_lang, "groups": group_metrics(per_lang)}
+        per_lang = {lang: language_metrics(*sums[i].tolist()) for i, lang in enumerate(self.langs + self.unseen)}
+        seen = {lang: per_lang[lang] for lang in self.langs}  # groups are over pretraining languages only
+        self.last_eval = {"languages": per_lang, "groups": group_metrics(seen)}
         flat = {f"val/{lang}/{name}": value for lang, metrics in per_lang.items() for name, value in metrics.items()}
         flat.update({f"val/group/{group}/{name}": value
                      for group, metrics in self.last_eval["groups"].items() for name, value in metrics.items()})

@@ -143,7 +143,7 @@ def _train_and_evaluate(cfg: DictConfig, run_dir: Path, sweep: str, run_name: st
                         weight_decay=cfg.train.weight_decay, betas=(cfg.train.adam_beta1, cfg.train.adam_beta2),
                         eps=cfg.train.adam_eps)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)  # model init is a function of the seed
-    module = MLMModule(dims, optim, data.langs, tok.token_chars(), cfg.seed)
+    module = MLMModule(dims, optim, data.langs, tok.token_chars(), cfg.seed, unseen=data.unseen)
     params = module.model.num_params()
     accum = accumulation(cfg)
     masking = MaskingConfig(cfg.train.mask_prob, cfg.train.mask_token_prob, cfg.train.random_token_prob)
@@ -169,7 +169,7 @@ def _train_and_evaluate(cfg: DictConfig, run_dir: Path, sweep: str, run_name: st
         loggers.append(make_wandb_logger(run_dir, cfg.logger.project, cfg.logger.entity, cfg.logger.mode, sweep,
                                          f"{sweep}/{run_name}", {"knobs": knobs, "params": params},
                                          [f"{k}={knobs[k]}" for k in ("model", "langs", "alpha", "vocab_size", "seed")]))
-        define_wandb_metrics(loggers[-1].experiment, data.langs)
+        define_wandb_metrics(loggers[-1].experiment, data.eval_langs)
     checkpoint = ModelCheckpoint(dirpath=run_dir / CKPT_DIR, filename="step-{step}", every_n_train_steps=cfg.trainer.ckpt_every_steps,
                                  save_last=True, save_top_k=-1 if cfg.trainer.keep_step_checkpoints else 0,
                                  enable_version_counter=False)
@@ -223,7 +223,7 @@ def _train_and_evaluate(cfg: DictConfig, run_dir: Path, sweep: str, run_name: st
         "train_tokens_per_s": round(steps_now * cfg.train.batch_tokens / fit_seconds, 1) if steps_now else None,
         "flops_per_token": fpt, "precision": precision, "world_size": world_size(cfg),
         "languages": evaluation["languages"], "groups": evaluation["groups"],
-        "artifacts": data.artifacts, "count_unit": "sentences",
+        "artifacts": data.artifacts, "count_unit": "sentences", "unseen_langs": data.unseen,
     }
 
 

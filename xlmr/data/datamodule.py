@@ -93,8 +93,8 @@ class MLMDataModule(pl.LightningDataModule):
     def val_dataloader(self) -> DataLoader:
         mask_id = self.data.tokenizer().mask_id
         batches = []
-        for i, lang in enumerate(self.data.langs):
-            stream = np.asarray(self.data.shards.tokens(lang, "valid"))
+        for i, lang in enumerate(self.data.eval_langs):  # pretraining languages, then unseen ones
+            stream = np.asarray(self.data.eval_shards(lang).tokens(lang, "valid"))
             batches += eval_batches(stream, i, self.eval_batch_size, self.seq_len, self.eval_sequences,
                                     self.masking, mask_id)
         # Each rank scores its own slice of the batches; the module sums the per-language totals.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from xlmr.config import lang_codes
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,15 @@ class PreparedData:
     tokenizer_dir: Path
     shards: Shards
     artifacts: dict[str, dict[str, Any]]  # stage → {key, path, built_now}
+    unseen: list[str] = field(default_factory=list)  # evaluated only: absent from pretraining
+    unseen_shards: Shards | None = None
+
+    @property
+    def eval_langs(self) -> list[str]:
+        return self.langs + self.unseen
+
+    def eval_shards(self, lang: str) -> Shards:
+        return self.shards if lang in self.langs else self.unseen_shards  # type: ignore[return-value]
 
     def tokenizer(self) -> Tokenizer:
         return Tokenizer.from_dir(self.tokenizer_dir)
@@ -84,8 +93,16 @@ def prepare_data(cfg: Any, log=print) -> PreparedData:
     spec = ShardSpec(valid_fraction=float(cfg.data.valid_fraction), max_valid_tokens=int(cfg.data.max_valid_tokens))
     shards_art = get_or_build(cache_dir, "shards", _shards_spec(cfg, tok_art.key, texts),
                               lambda tmp: build_shards(tok, {lang: texts[lang].path for lang in langs}, tmp, spec))
-    return PreparedData(langs, texts, q, tok_art.path, Shards(shards_art.path, shards_art.manifest),
+    data = PreparedData(langs, texts, q, tok_art.path, Shards(shards_art.path, shards_art.manifest),
                         {"tokenizer": _record(tok_art), "shards": _record(shards_art)})
+    unseen = list(cfg.data.unseen_langs)
+    if unseen:  # their text, shards with this run's tokenizer; never sampled for training
+        unseen_texts = source.prepare(unseen, cache_dir)
+        art = get_or_build(cache_dir, "shards", _shards_spec(cfg, tok_art.key, unseen_texts),
+                           lambda tmp: build_shards(tok, {lang: unseen_texts[lang].path for lang in unseen}, tmp, spec))
+        data.unseen, data.unseen_shards = unseen, Shards(art.path, art.manifest)
+        data.artifacts["unseen_shards"] = _record(art)
+    return data
 
 
 def data_status(cfg: Any) -> dict[str, str]:
