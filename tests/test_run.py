@@ -137,3 +137,21 @@ def test_unseen_languages_are_scored_but_not_trained_on(cache, tmp_path):
     assert sampled == ["en", "fr", "sw", "ur"]
     with pytest.raises(ConfigError, match="data.unseen_langs=en"):
         run(tiny_cfg(cache, "langs=[en,fr]", "data.unseen_langs=[en]"), tmp_path / "bad", "test", "bad")
+
+
+def test_prepare_only_builds_the_data_and_trains_nothing(tmp_path):
+    cfg = tiny_cfg(tmp_path / "cache", "langs=[en,sw]", "prepare_only=true")
+    out = run(cfg, tmp_path / "run", "test", "prep")
+    assert out["outcome"] == "prepared" and not (tmp_path / "run").exists()
+    assert len(list((tmp_path / "cache" / "tokenizer").glob("*/manifest.json"))) == 1
+    assert len(list((tmp_path / "cache" / "shards").glob("*/manifest.json"))) == 1
+
+
+@pytest.mark.slow
+def test_sweep_through_submitit_local(tmp_path):
+    r = run_train("-m", *TINY, "seed=0,1", "hydra/launcher=submitit_local", "hydra.launcher.timeout_min=10",
+                  f"paths.runs_dir={tmp_path}/runs", f"paths.cache_dir={tmp_path}/cache")
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    assert "2 done" in r.stdout
+    results = [read_result(p) for p in (tmp_path / "runs" / "default").iterdir() if (p / "result.json").exists()]
+    assert len(results) == 2 and all(x["status"] == "done" for x in results)

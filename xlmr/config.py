@@ -21,7 +21,7 @@ from xlmr.data.synthetic import SyntheticCorpusConfig
 
 # Overrides of these keys (and of their children) do not name a run directory: they change how a run
 # is executed, not what it computes.
-IMPLEMENTATION_KEYS = ("trainer", "logger", "paths", "hydra", "sweep", "name", "force", "plan_only")
+IMPLEMENTATION_KEYS = ("trainer", "logger", "paths", "hydra", "sweep", "name", "force", "plan_only", "prepare_only")
 
 
 class ConfigError(ValueError):
@@ -161,6 +161,7 @@ class Config:
     name: str = "default"  # the sweep's name: runs go to <runs_dir>/<name>/<run>/
     force: bool = False  # re-run even when the run directory holds a finished result
     plan_only: bool = False  # multirun: print the validated plan and launch nothing
+    prepare_only: bool = False  # build the cached data artifacts (corpus, tokenizer, shards) and stop
 
 
 def register_configs() -> None:

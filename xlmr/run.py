@@ -60,6 +60,11 @@ def run(cfg: DictConfig, run_dir: Path, sweep: str, run_name: str, callbacks: Se
     """Run one config in run_dir. Raises ConfigError for bad input before any data or training work.
     `callbacks`: extra Lightning callbacks for the fit (e.g. a test's simulated crash)."""
     validate(cfg)
+    if cfg.prepare_only:  # e.g. CPU jobs that build a sweep's data before its GPU jobs start
+        from xlmr.data.pipeline import prepare_data
+
+        data = prepare_data(cfg)
+        return {"outcome": "prepared", "artifacts": data.artifacts}
     run_dir = Path(run_dir)
     writer = launch_rank() == 0  # on Slurm every task runs this function; only rank 0 writes records
     previous = read_result(run_dir)

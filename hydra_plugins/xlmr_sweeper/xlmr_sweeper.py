@@ -82,7 +82,7 @@ class XlmrSweeper(BasicSweeper):
         print(_summary(rows, outcomes))
         if launch_error:
             print(f"launcher error: {launch_error}", file=sys.stderr)
-        if launch_error or any(o[0] not in ("done", "resumed", "skipped") for o in outcomes):
+        if launch_error or any(o[0] not in ("done", "resumed", "skipped", "prepared") for o in outcomes):
             sys.exit(1)
         return returns
 

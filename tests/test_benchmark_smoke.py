@@ -1,0 +1,51 @@
+"""The training-step benchmark (benchmarks/train_step.py) runs end to end at toy size and reports both models."""
+
+import importlib.util
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+
+pytest.importorskip("transformers")
+
+
+def _load_benchmark():
+    spec = importlib.util.spec_from_file_location("bench_train_step", ROOT / "benchmarks" / "train_step.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # @dataclass looks its module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_train_step_benchmark_reports_both_models(capsys):
+    bench = _load_benchmark()
+    threads = torch.get_num_threads()
+    t0 = time.perf_counter()
+    try:
+        rows = bench.main(["--vocab", "500", "--hidden", "32", "--heads", "2", "--ffn", "64", "--layers", "1",
+                           "--seq", "32", "--batch", "4", "--steps", "2", "--warmup", "1", "--threads", "1"])
+    finally:
+        torch.set_num_threads(threads)  # the flag sets it process-wide; leave the other tests theirs
+    assert time.perf_counter() - t0 < 15
+    assert [r["model"] for r in rows] == ["ours", "hf"]
+    for r in rows:
+        assert r["vocab"] == 500 and r["steps"] == 2
+        assert r["tokens_per_s"] > 0 and r["min_tokens_per_s"] <= r["tokens_per_s"] <= r["max_tokens_per_s"]
+        assert r["mfu"] is None  # CPU: no MFU
+    # identical dimensions: the parameter counts differ only by HF's token-type embedding (1 × hidden)
+    assert rows[1]["params"] - rows[0]["params"] == 32
+    assert rows[0]["ratio_vs_hf"] > 0
+    out = capsys.readouterr().out
+    assert "| ours | 500 |" in out and "| hf | 500 |" in out and "torch:" in out
+
+
+def test_preset_sets_xlmr_base_dims_and_flags_override_it():
+    bench = _load_benchmark()
+    args = bench.parse_args(["--preset", "xlmr-base", "--device", "cpu", "--batch", "2"])
+    assert (args.layers, args.hidden, args.ffn, args.heads, args.vocab, args.seq, args.dtype) == (
+        12, 768, 3072, 12, [250_002], 512, "bf16")
+    assert args.models == ["ours"] and args.batch == 2 and args.device == "cpu"
