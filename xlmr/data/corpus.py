@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from .cache import get_or_build, is_built
 from .text import count_text
 
-CORPUS_VERSION = 1
+CORPUS_VERSION = 2  # layout of a corpus artifact's manifest
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,37 @@ def _config_dict(cfg: Any) -> dict[str, Any]:
     return dataclasses.asdict(cfg)
 
 
-class SyntheticSource:
+class GeneratedSource:
+    """A source whose text is materialised into the cache, one artifact per language (so a language is
+    built once for every language set). Subclasses give the artifact's spec and how to build it."""
+
+    name: str
+
+    def _spec(self, lang: str) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _build(self, tmp: Path, lang: str) -> tuple[Path, int, dict[str, Any]]:
+        """Write the language's text under tmp; return (text path relative to tmp, sentences, manifest info)."""
+        raise NotImplementedError
+
+    def cached(self, codes: list[str], cache_dir: Path) -> dict[str, bool]:
+        return {c: is_built(cache_dir, "corpus", self._spec(c)) for c in codes}
+
+    def prepare(self, codes: list[str], cache_dir: Path) -> dict[str, LanguageText]:
+        out = {}
+        for lang in codes:
+            def build(tmp: Path, lang: str = lang) -> dict[str, Any]:
+                text, sentences, info = self._build(tmp, lang)
+                return {"lang": lang, "text": str(text), "sentences": sentences, **info}
+
+            art = get_or_build(cache_dir, "corpus", self._spec(lang), build)
+            task_dir = art.path / "task"
+            out[lang] = LanguageText(lang, art.path / art.manifest["text"], int(art.manifest["sentences"]), art.key,
+                                     task_dir if task_dir.is_dir() else None)
+        return out
+
+
+class SyntheticSource(GeneratedSource):
     name = "synthetic"
 
     def __init__(self, cfg: Any):
@@ -71,23 +101,12 @@ class SyntheticSource:
     def check(self, codes: list[str]) -> None:
         pass  # every CC-100 code can be generated; codes are validated by the config
 
-    def cached(self, codes: list[str], cache_dir: Path) -> dict[str, bool]:
-        return {c: is_built(cache_dir, "corpus", self._spec(c)) for c in codes}
-
-    def prepare(self, codes: list[str], cache_dir: Path) -> dict[str, LanguageText]:
+    def _build(self, tmp: Path, lang: str) -> tuple[Path, int, dict[str, Any]]:
         from .synthetic import write_language, write_task
 
-        out = {}
-        for lang in codes:
-            def build(tmp: Path, lang: str = lang) -> dict[str, Any]:
-                stats = write_language(self.gen_cfg, lang, tmp / f"{lang}.txt")
-                task = write_task(self.gen_cfg, lang, tmp / "task")
-                return {"lang": lang, "stats": stats, "task": task, "count_unit": "sentences"}
-
-            art = get_or_build(cache_dir, "corpus", self._spec(lang), build)
-            out[lang] = LanguageText(lang, art.path / f"{lang}.txt", int(art.manifest["stats"]["sentences"]),
-                                     art.key, art.path / "task")
-        return out
+        stats = write_language(self.gen_cfg, lang, tmp / f"{lang}.txt")
+        task = write_task(self.gen_cfg, lang, tmp / "task")  # the labelled task, for zero-shot transfer
+        return Path(f"{lang}.txt"), int(stats["sentences"]), {"stats": stats, "task": task, "count_unit": "sentences"}
 
 
 def cc100_file(root: Path, lang: str) -> Path | None:
@@ -152,7 +171,7 @@ class CC100Source:
         return out
 
 
-class GettextSource:
+class GettextSource(GeneratedSource):
     name = "gettext"
 
     def __init__(self, cfg: Any):
@@ -183,25 +202,14 @@ class GettextSource:
         from .gettext import GETTEXT_CORPUS_VERSION, fingerprint
 
         return {"source": "gettext", "lang": lang, "fingerprint": fingerprint(self.roots, [lang]),
-                "min_chars": self.min_chars, "version": GETTEXT_CORPUS_VERSION}
+                "min_chars": self.min_chars, "version": CORPUS_VERSION, "gettext_version": GETTEXT_CORPUS_VERSION}
 
-    def cached(self, codes: list[str], cache_dir: Path) -> dict[str, bool]:
-        return {c: is_built(cache_dir, "corpus", self._spec(c)) for c in codes}
-
-    def prepare(self, codes: list[str], cache_dir: Path) -> dict[str, LanguageText]:
+    def _build(self, tmp: Path, lang: str) -> tuple[Path, int, dict[str, Any]]:
         from .gettext import build_gettext_corpus
 
-        out = {}
-        for lang in codes:
-            def build(tmp: Path, lang: str = lang) -> dict[str, Any]:
-                manifest = build_gettext_corpus(self.roots, [lang], tmp / "gettext", self.min_chars)
-                return {"lang": lang, "stats": {"sentences": manifest["languages"][lang]["lines"]},
-                        "count_unit": "sentences (cleaned catalog strings)"}
-
-            art = get_or_build(cache_dir, "corpus", self._spec(lang), build)
-            out[lang] = LanguageText(lang, art.path / "gettext" / f"{lang}.txt",
-                                     int(art.manifest["stats"]["sentences"]), art.key)
-        return out
+        manifest = build_gettext_corpus(self.roots, [lang], tmp / "gettext", self.min_chars)
+        return (Path("gettext") / f"{lang}.txt", int(manifest["languages"][lang]["lines"]),
+                {"count_unit": "sentences (cleaned catalog strings)"})
 
 
 SOURCES = {"synthetic": SyntheticSource, "cc100": CC100Source, "gettext": GettextSource}
