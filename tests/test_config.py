@@ -152,3 +152,24 @@ def test_print_config_is_quick_and_touches_no_data(tmp_path):
     r = run_train("--cfg", "job", "model=large", "langs=100", f"paths.cache_dir={tmp_path / 'cache'}", timeout=60)
     assert r.returncode == 0 and "hidden: 1024" in r.stdout and "langs: 100" in r.stdout
     assert not (tmp_path / "cache").exists()
+
+
+SWEEPS = sorted(p.stem for p in (ROOT / "sweeps").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("sweep", SWEEPS)
+def test_every_sweep_file_expands_to_its_grid(sweep, tmp_path):
+    """Each sweep file: a header with the question, command and cost, and a grid that validates in full."""
+    text = (ROOT / "sweeps" / f"{sweep}.yaml").read_text()
+    for needle in ("# Question:", "# Grid:", "# Command: python train.py -m sweep=" + sweep, "# Cost"):
+        assert needle in text, f"{sweep}: header lacks {needle!r}"
+    import yaml
+
+    params = yaml.safe_load(text)["hydra"]["sweeper"]["params"]
+    expected = 1
+    for values in params.values():
+        expected *= len(str(values).split(","))
+    r = run_train("-m", f"sweep={sweep}", "plan_only=true", f"paths.runs_dir={tmp_path}",
+                  f"paths.cache_dir={tmp_path / 'cache'}", timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert f"sweep '{sweep}': {expected} run(s)" in r.stdout

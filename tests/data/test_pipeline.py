@@ -1,0 +1,36 @@
+"""Cache keys of the data stages: what shares an artifact and what does not."""
+
+from pathlib import Path
+
+from _shared import compose_cfg
+from xlmr.data.cache import artifact_key
+from xlmr.data.corpus import LanguageText
+from xlmr.data.pipeline import _shards_spec, _tokenizer_spec
+
+
+def tok_key(*overrides: str) -> str:
+    cfg = compose_cfg(*overrides)
+    texts = {lang: LanguageText(lang, Path(f"/x/{lang}.txt"), 100, f"key-{lang}") for lang in ("en", "sw")}
+    return artifact_key(_tokenizer_spec(cfg, texts))
+
+
+def test_model_size_seed_budget_and_implementation_share_one_tokenizer():
+    base = tok_key()
+    for same in (["model=large"], ["seed=3"], ["train=debug"], ["trainer.devices=4"], ["logger=none"],
+                 ["paths.runs_dir=/elsewhere"], ["name=fig2"]):
+        assert tok_key(*same) == base, same
+
+
+def test_alpha_vocab_and_tokenizer_sample_change_the_tokenizer():
+    base = tok_key()
+    for different in (["alpha=1.0"], ["vocab_size=8000"], ["tokenizer.sample_sentences=1000"]):
+        assert tok_key(*different) != base, different
+
+
+def test_shards_follow_their_tokenizer_and_split():
+    cfg = compose_cfg()
+    texts = {"en": LanguageText("en", Path("/x/en.txt"), 100, "key-en")}
+    a = artifact_key(_shards_spec(cfg, "tok-a", texts))
+    assert a == artifact_key(_shards_spec(compose_cfg("model=base", "seed=1"), "tok-a", texts))
+    assert a != artifact_key(_shards_spec(cfg, "tok-b", texts))
+    assert a != artifact_key(_shards_spec(compose_cfg("data.valid_fraction=0.1"), "tok-a", texts))
