@@ -73,6 +73,21 @@ class GettextCorpus(CorpusConfig):
 
 
 @dataclass
+class HFCorpus(CorpusConfig):
+    """A Hugging Face `datasets` dataset streamed into CC-100's layout (docs/corpora.md); extra [hf]."""
+
+    name: str = "hf"
+    dataset: str = MISSING  # hub name/path, local dataset dir, dir of save_to_disk datasets, or builder (json, …)
+    config_template: str = "{lang}"  # config/subset per language ("20231101.{lang}"); save_to_disk: subdirectory
+    split: str = "train"
+    text_field: str = "text"
+    max_sentences: int = 1_000_000  # per language
+    streaming: bool = True
+    data_files_template: Optional[str] = None  # e.g. "/data/{lang}.jsonl", used with dataset=json
+    sentence_split: str = "lines"  # lines (record = document) | records (record = one line of a CC-100 file)
+
+
+@dataclass
 class TrainConfig:
     """The training budget. One step = one optimizer update of `batch_tokens` tokens."""
 
@@ -177,7 +192,7 @@ def register_configs() -> None:
 
 
 # Corpus sources besides the embedded synthetic one register here: name → schema dataclass.
-CORPUS_SCHEMAS: dict[str, type] = {"cc100": CC100Corpus, "gettext": GettextCorpus}
+CORPUS_SCHEMAS: dict[str, type] = {"cc100": CC100Corpus, "gettext": GettextCorpus, "hf": HFCorpus}
 
 
 def run_name(overrides: list[str]) -> str:

@@ -58,7 +58,7 @@ def test_synthetic_source_caches_per_language(tmp_path):
 
 
 def test_unknown_corpus_is_refused():
-    with pytest.raises(ConfigError, match="unknown corpus; valid: cc100, gettext, synthetic"):
+    with pytest.raises(ConfigError, match="unknown corpus; valid: cc100, gettext, hf, synthetic"):
         corpus_source(SimpleNamespace(name="wiki"))
 
 

@@ -4,6 +4,7 @@ line, blank line between documents) plus its sentence count; the later stages re
   synthetic  the embedded default: generated languages (xlmr/data/synthetic.py), materialised into the
              cache, one artifact per language, so `en` is generated once for every language set
   cc100      a directory in CC-100's own layout: `<lang>.txt` or `<lang>.txt.xz`, read as a stream
+  hf         a Hugging Face `datasets` dataset (hub, local files, save_to_disk), streamed (xlmr/data/hf_source.py)
   gettext    real human-written text from gettext translation catalogs (xlmr/data/gettext.py), one
              artifact per language; `scripts/fetch-gettext.sh` adds Debian translation packages
 """
@@ -212,7 +213,13 @@ class GettextSource(GeneratedSource):
                 {"count_unit": "sentences (cleaned catalog strings)"})
 
 
-SOURCES = {"synthetic": SyntheticSource, "cc100": CC100Source, "gettext": GettextSource}
+def _hf_source(cfg: Any) -> CorpusSource:
+    from .hf_source import HFSource  # imports this module: loaded lazily; `datasets` is an optional extra
+
+    return HFSource(cfg)
+
+
+SOURCES = {"synthetic": SyntheticSource, "cc100": CC100Source, "gettext": GettextSource, "hf": _hf_source}
 
 
 def corpus_source(cfg: Any) -> CorpusSource:
