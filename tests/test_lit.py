@@ -23,3 +23,11 @@ def test_groups_are_the_papers():
     g = group_metrics(per)
     assert g["high"]["mlm_loss"] == 2.0 and g["low"]["mlm_loss"] == 8.0 and g["all"]["mlm_loss"] == 5.0
     assert set(group_metrics({"en": {"x": 1.0}, "de": {"x": 2.0}})) == {"all"}  # no fr: no high group
+
+
+def test_group_all_averages_the_languages_that_have_a_metric():
+    per = {"en": {"loss": 1.0}, "fr": {"loss": 3.0, "retrieval": 0.5}, "sw": {"loss": 5.0, "retrieval": 0.1},
+           "ur": {"loss": 7.0, "retrieval": 0.3}}
+    g = group_metrics(per)
+    assert g["all"]["retrieval"] == pytest.approx(0.3) and "retrieval" not in g["high"]
+    assert g["low"]["retrieval"] == pytest.approx(0.2)

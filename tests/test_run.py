@@ -155,3 +155,16 @@ def test_sweep_through_submitit_local(tmp_path):
     assert "2 done" in r.stdout
     results = [read_result(p) for p in (tmp_path / "runs" / "default").iterdir() if (p / "result.json").exists()]
     assert len(results) == 2 and all(x["status"] == "done" for x in results)
+
+
+def test_retrieval_on_the_synthetic_parallel_test_sets(cache, tmp_path):
+    cfg = tiny_cfg(cache, "langs=[en,fr,ur]", "train.max_steps=4", "eval.retrieval.enabled=true",
+                   "eval.retrieval.max_pairs=50", "corpus.task_test_examples=80")
+    result = run(cfg, tmp_path / "retrieval", "test", "retrieval")
+    for lang in ("fr", "ur"):
+        m = result["languages"][lang]
+        assert 0 <= m["retrieval_acc_en2x"] <= 1 and 0 <= m["trigram_acc_x2en"] <= 1 and m["n_pairs"] > 10
+    assert "retrieval_acc_en2x" not in result["languages"]["en"]
+    assert result["groups"]["all"]["retrieval_acc_en2x"] == pytest.approx(
+        (result["languages"]["fr"]["retrieval_acc_en2x"] + result["languages"]["ur"]["retrieval_acc_en2x"]) / 2)
+    assert result["downstream"]["retrieval"]["layer"] == 1

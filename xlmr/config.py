@@ -18,6 +18,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
 from xlmr.data.synthetic import SyntheticCorpusConfig
+from xlmr.eval.config import EvalConfig
 
 # Overrides of these keys (and of their children) do not name a run directory: they change how a run
 # is executed, not what it computes.
@@ -167,6 +168,7 @@ class Config:
     paths: PathsConfig = field(default_factory=PathsConfig)
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
     data: DataConfig = field(default_factory=DataConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)  # downstream evaluations after pretraining
     # A language set, 7 | 15 | 30 | 60 | 100 (xlmr/data/languages.py), or a list of CC-100 codes, [en,fr,sw].
     # A plain key, not a config group: Hydra cannot select a group option named "7" from the command line.
     langs: Any = 7

@@ -56,13 +56,18 @@ def parse_eval(flat: dict[str, float]) -> dict[str, dict[str, dict[str, float]]]
 
 
 def group_metrics(per_lang: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
-    """The paper's groups (high = mean(en, fr), low = mean(sw, ur)) where all members are present, and all."""
+    """The paper's groups (high = mean(en, fr), low = mean(sw, ur)) where all members are present, and all.
+    A metric enters high/low only where every member has it; `all` averages the languages that have it
+    (retrieval, English↔X, has no `en`)."""
     groups = {name: [c for c in members if c in per_lang] for name, members in GROUPS.items()}
     groups = {name: members for name, members in groups.items() if len(members) == len(GROUPS[name])}
     groups["all"] = list(per_lang)
-    metrics = next(iter(per_lang.values())).keys() if per_lang else []
-    return {name: {m: float(np.mean([per_lang[c][m] for c in members])) for m in metrics}
-            for name, members in groups.items()}
+    out = {}
+    for name, members in groups.items():
+        metrics = sorted(set().union(*(per_lang[c] for c in members))) if members else []
+        out[name] = {m: float(np.mean([per_lang[c][m] for c in members if m in per_lang[c]]))
+                     for m in metrics if name == "all" or all(m in per_lang[c] for c in members)}
+    return out
 
 
 class MLMModule(pl.LightningModule):

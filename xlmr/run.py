@@ -214,6 +214,19 @@ def _train_and_evaluate(cfg: DictConfig, run_dir: Path, sweep: str, run_name: st
     trainer.validate(module, datamodule=dm, verbose=False)
     # callback_metrics, not module.last_eval: under ddp_spawn only they come back to this process
     evaluation = parse_eval({k: float(v) for k, v in trainer.callback_metrics.items()})
+    downstream_meta: dict[str, Any] = {}
+    if launch_rank() == 0:  # downstream tasks on the final weights, read back from the checkpoint
+        from xlmr.eval.stage import downstream_metrics
+        from xlmr.lit import group_metrics
+        from xlmr.model import XLMRForMaskedLM
+
+        model = XLMRForMaskedLM(dims)
+        state = torch.load(run_dir / CKPT_DIR / LAST_CKPT, map_location="cpu", weights_only=False)["state_dict"]
+        model.load_state_dict({k.removeprefix("model."): v for k, v in state.items() if k.startswith("model.")})
+        extra, downstream_meta = downstream_metrics(cfg, data, model.eval())
+        for lang, metrics in extra.items():
+            evaluation["languages"].setdefault(lang, {}).update(metrics)
+        evaluation["groups"] = group_metrics({lang: evaluation["languages"][lang] for lang in data.langs})
     if trainer.global_rank == 0:
         for lg in loggers[1:]:  # W&B: final metrics in the summary (analysis/wandb_source.py reads them)
             summary = {f"final/{lang}/{m}": v for lang, ms in evaluation["languages"].items() for m, v in ms.items()}
@@ -229,6 +242,7 @@ def _train_and_evaluate(cfg: DictConfig, run_dir: Path, sweep: str, run_name: st
         "flops_per_token": fpt, "precision": precision, "world_size": world_size(cfg),
         "languages": evaluation["languages"], "groups": evaluation["groups"],
         "artifacts": data.artifacts, "count_unit": "sentences", "unseen_langs": data.unseen,
+        "downstream": downstream_meta,
     }
 
 

@@ -35,12 +35,13 @@ import unicodedata
 import zlib
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+
+from xlmr.eval.config import RetrievalConfig
 
 BOS, PAD, EOS = 0, 1, 2  # fairseq/XLM-R ids (xlmr/data/tokenizer.py)
 TIE_EPS = 1e-6  # the gold must beat the best other candidate by more than this
@@ -48,16 +49,6 @@ _ASCII_ALNUM = re.compile(r"[A-Za-z0-9]")
 _WS = re.compile(r"\s+")
 
 Pair = tuple[str, str]  # (English, X)
-
-
-@dataclass
-class RetrievalConfig:
-    enabled: bool = False  # read by the caller: evaluate_retrieval itself always runs
-    max_pairs: int = 1000  # candidates per language (XTREME's Tatoeba: up to 1,000)
-    layer: int | None = None  # hidden states after this layer (1..L); None = middle layer, max(1, L // 2)
-    max_len: int = 64  # tokens per sentence, <s> and </s> included
-    non_ascii_only_for_non_latin: bool = True  # also score non-Latin-script languages on pairs without ASCII
-    seed: int = 0  # which max_pairs pairs are sampled
 
 
 # ------------------------------------------------------------------------------------------------ split
