@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TINY = [
     "train=debug", "logger=none", "vocab_size=600", "tokenizer.sample_sentences=6000",
     "corpus.total_sentences=60000", "corpus.min_sentences=600", "trainer.eval_batch_size=32",
-    "data.eval_sequences=32", "trainer.ckpt_every_steps=4",
+    "data.eval_sequences=32", "trainer.ckpt_every_steps=4", "eval.transfer.enabled=false",
 ]
 
 

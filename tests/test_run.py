@@ -168,3 +168,14 @@ def test_retrieval_on_the_synthetic_parallel_test_sets(cache, tmp_path):
     assert result["groups"]["all"]["retrieval_acc_en2x"] == pytest.approx(
         (result["languages"]["fr"]["retrieval_acc_en2x"] + result["languages"]["ur"]["retrieval_acc_en2x"]) / 2)
     assert result["downstream"]["retrieval"]["layer"] == 1
+
+
+def test_zero_shot_transfer_lands_in_the_run_record(cache, tmp_path):
+    cfg = tiny_cfg(cache, "langs=[en,fr,sw]", "train.max_steps=4", "eval.transfer.enabled=true",
+                   "eval.transfer.steps=30", "eval.transfer.max_train_examples=300", "eval.transfer.max_test_examples=60",
+                   "corpus.task_train_examples=300", "corpus.task_test_examples=60")
+    result = run(cfg, tmp_path / "transfer", "test", "transfer")
+    accs = {lang: m["transfer_acc"] for lang, m in result["languages"].items()}
+    assert set(accs) == {"en", "fr", "sw"} and all(0 <= a <= 1 for a in accs.values())
+    assert result["groups"]["all"]["transfer_acc"] == pytest.approx(sum(accs.values()) / 3)
+    assert result["downstream"]["transfer"]["steps"] == 30

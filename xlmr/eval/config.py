@@ -18,9 +18,26 @@ class RetrievalConfig:
 
 
 @dataclass
+class TransferConfig:
+    enabled: bool = True  # read by the caller: zero_shot_transfer itself always runs
+    task: str = "synthetic"  # synthetic (the corpus' topic task) | xnli (XNLI 1.0 files) | xnli_hf (datasets)
+    xnli_path: Optional[str] = None  # xnli: folder with xnli.{dev,test}.tsv; xnli_hf: dataset name or folder
+    train_lang: str = "en"  # the only language fine-tuned on
+    steps: int = 300  # optimizer updates
+    batch_size: int = 32  # examples per update
+    lr: float = 5e-4  # peak learning rate (encoder and head)
+    max_len: int = 64  # tokens per example, specials included (capped at the model's max_positions)
+    max_train_examples: int = 2000  # seeded sample of train_lang's training set; <= 0: all
+    max_test_examples: int = 500  # first rows of each language's test set; <= 0: all
+    seed: int = 0  # head init, dropout, training sample and batch order
+
+
+@dataclass
 class EvalConfig:
     """Downstream evaluations run after pretraining, on rank 0 (design §2 ⑧)."""
 
+    # zero-shot cross-lingual transfer, the paper's protocol: fine-tune on English, test on every language
+    transfer: TransferConfig = field(default_factory=TransferConfig)
     retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
     # retrieval pairs: gettext English↔X pairs for corpus=gettext; the synthetic corpus's parallel task
     # test sets otherwise; split by English string, this share is the test side

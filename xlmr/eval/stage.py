@@ -39,6 +39,19 @@ def downstream_metrics(cfg: Any, data: PreparedData, model: XLMRForMaskedLM) -> 
     """Per-language metrics of the enabled evaluations, and facts about them (budgets, timings)."""
     per_lang: dict[str, dict[str, float]] = {}
     meta: dict[str, Any] = {}
+    transfer = cfg.eval.transfer
+    if transfer.enabled and transfer.task == "synthetic" and cfg.corpus.name != "synthetic":
+        meta["transfer"] = {"skipped": f"eval.transfer.task=synthetic needs corpus=synthetic (corpus={cfg.corpus.name}); "
+                                       "use eval.transfer.task=xnli eval.transfer.xnli_path=DIR"}
+        print(f"[eval] transfer {meta['transfer']['skipped']}")
+    elif transfer.enabled:
+        from xlmr.eval.tasks import load_task
+        from xlmr.eval.transfer import zero_shot_transfer
+
+        task = load_task(transfer, data.langs, {lang: data.texts[lang].task_dir for lang in data.langs})
+        results, meta["transfer"] = zero_shot_transfer(model, data.tokenizer(), task, transfer, data.langs)
+        for lang, metrics in results.items():
+            per_lang.setdefault(lang, {}).update({k: float(v) for k, v in metrics.items()})
     if cfg.eval.retrieval.enabled:
         from xlmr.eval.retrieval import evaluate_retrieval, split_pairs
 
