@@ -102,10 +102,10 @@ def test_sweep_is_idempotent_and_reruns_only_failed_runs(tmp_path):
     assert first.returncode == 0, first.stderr[-2000:]
     assert "2 done" in first.stdout
     runs = sorted((tmp_path / "runs" / "default").iterdir())
-    assert [p.name for p in runs if p.is_dir() and not p.name.startswith(".")] == [
-        "alpha=0.3,corpus.min_sentences=600,corpus.total_sentences=60000,data.eval_sequences=32,tokenizer.sample_sentences=6000,train=debug,vocab_size=600",
-        "alpha=1.0,corpus.min_sentences=600,corpus.total_sentences=60000,data.eval_sequences=32,tokenizer.sample_sentences=6000,train=debug,vocab_size=600",
-    ]
+    names = [p.name for p in runs if p.is_dir() and not p.name.startswith(".")]
+    # the run directory is named by the science overrides only (paths.* are implementation knobs)
+    assert len(names) == 2 and names[0].startswith("alpha=0.3,") and names[1].startswith("alpha=1.0,")
+    assert all("train=debug" in n and "paths" not in n for n in names)
     second = run_train(*args)
     assert second.returncode == 0 and "2 skipped" in second.stdout
     # make one run look failed: only that one runs again (from its last checkpoint, which is at the end)
