@@ -81,7 +81,6 @@ class MLMModule(pl.LightningModule):
         # per language: [nll_sum, correct, count, chars] over the held-out masked tokens
         self.register_buffer("eval_sums", torch.zeros(len(self.langs) + len(self.unseen), 4, dtype=torch.float64),
                              persistent=False)
-        self.last_eval: dict[str, dict[str, float]] = {}
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         # Dropout is a pure function of (seed, rank, micro-batch index): resumed runs replay it exactly.
@@ -108,10 +107,9 @@ class MLMModule(pl.LightningModule):
         sums = self.trainer.strategy.reduce(self.eval_sums.clone(), reduce_op="sum")
         per_lang = {lang: language_metrics(*sums[i].tolist()) for i, lang in enumerate(self.langs + self.unseen)}
         seen = {lang: per_lang[lang] for lang in self.langs}  # groups are over pretraining languages only
-        self.last_eval = {"languages": per_lang, "groups": group_metrics(seen)}
         flat = {f"val/{lang}/{name}": value for lang, metrics in per_lang.items() for name, value in metrics.items()}
         flat.update({f"val/group/{group}/{name}": value
-                     for group, metrics in self.last_eval["groups"].items() for name, value in metrics.items()})
+                     for group, metrics in group_metrics(seen).items() for name, value in metrics.items()})
         # Logged straight to the loggers at step = completed optimizer updates (Lightning's self.log would
         # stamp mid-training validation with the step before the update).
         if self.trainer.is_global_zero and not self.trainer.sanity_checking:

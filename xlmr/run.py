@@ -206,13 +206,13 @@ def _train_and_evaluate(cfg: DictConfig, run_dir: Path, sweep: str, run_name: st
     start_step = resume_step or 0
     trainer.fit(module, datamodule=dm, ckpt_path=str(ckpt) if ckpt else None)
     fit_seconds = time.time() - t_fit
-    # from the checkpoint, not trainer.global_step: under ddp_spawn the fit ran in other processes
-    final_step = int(torch.load(run_dir / CKPT_DIR / LAST_CKPT, map_location="cpu", weights_only=False,
-                                mmap=True)["global_step"])
+    # the final state from the checkpoint, not from `trainer`/`module`: under ddp_spawn the fit ran elsewhere
+    final = torch.load(run_dir / CKPT_DIR / LAST_CKPT, map_location="cpu", weights_only=False, mmap=True)
+    final_step = int(final["global_step"])
     steps_now = final_step - start_step
     trainer.limit_val_batches = 1.0
     trainer.validate(module, datamodule=dm, verbose=False)
-    # callback_metrics, not module.last_eval: under ddp_spawn only they come back to this process
+    # from callback_metrics: under ddp_spawn only they come back to this process
     evaluation = parse_eval({k: float(v) for k, v in trainer.callback_metrics.items()})
     downstream_meta: dict[str, Any] = {}
     if launch_rank() == 0:  # downstream tasks on the final weights, read back from the checkpoint
@@ -221,8 +221,8 @@ def _train_and_evaluate(cfg: DictConfig, run_dir: Path, sweep: str, run_name: st
         from xlmr.model import XLMRForMaskedLM
 
         model = XLMRForMaskedLM(dims)
-        state = torch.load(run_dir / CKPT_DIR / LAST_CKPT, map_location="cpu", weights_only=False)["state_dict"]
-        model.load_state_dict({k.removeprefix("model."): v for k, v in state.items() if k.startswith("model.")})
+        model.load_state_dict({k.removeprefix("model."): v for k, v in final["state_dict"].items()
+                               if k.startswith("model.")})
         extra, downstream_meta = downstream_metrics(cfg, data, model.eval())
         for lang, metrics in extra.items():
             evaluation["languages"].setdefault(lang, {}).update(metrics)
