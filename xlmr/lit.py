@@ -14,9 +14,6 @@ from xlmr.data.languages import GROUPS
 from xlmr.data.mlm import IGNORE
 from xlmr.model import EncoderDims, XLMRForMaskedLM, mlm_loss
 
-METRICS = ("mlm_loss", "mlm_ppl", "mlm_acc", "mlm_bpc")
-
-
 @dataclass(frozen=True)
 class OptimConfig:
     lr: float

@@ -86,10 +86,9 @@ def make_wandb_logger(run_dir: Path, project: str, entity: str | None, mode: str
     from pytorch_lightning.loggers import WandbLogger
 
     os.environ.setdefault("WANDB_SILENT", "true")
-    logger = WandbLogger(project=project, entity=entity, save_dir=str(run_dir), id=wandb_run_id(run_dir),
+    return WandbLogger(project=project, entity=entity, save_dir=str(run_dir), id=wandb_run_id(run_dir),
                          name=name, group=group, tags=tags, config=config, offline=(mode == "offline"),
                          resume="allow", log_model=False)
-    return logger
 
 
 def define_wandb_metrics(experiment: Any, langs: list[str]) -> None:

@@ -13,14 +13,11 @@ ASSUMED_GPU_FLOPS = 0.40 * 989e12
 
 
 def run_status(run_dir: Path) -> str:
-    import json
+    from xlmr.run import CKPT_DIR, LAST_CKPT, read_result
 
-    try:
-        if json.loads((run_dir / "result.json").read_text()).get("status") == "done":
-            return "done"
-    except (OSError, ValueError):
-        pass
-    return "resume" if (run_dir / "checkpoints" / "last.ckpt").exists() else "new"
+    if (read_result(run_dir) or {}).get("status") == "done":
+        return "done"
+    return "resume" if (run_dir / CKPT_DIR / LAST_CKPT).exists() else "new"
 
 
 def plan_row(cfg: Any, run_dir: Path) -> dict[str, Any]:

@@ -49,7 +49,7 @@ class XlmrSweeper(BasicSweeper):
         self.overrides = self.split_arguments(overrides, self.max_batch_size)
         jobs = [job for batch in self.overrides for job in batch]
 
-        rows, configs = [], []
+        rows = []
         for job in jobs:
             cfg = self.hydra_context.config_loader.load_sweep_config(self.config, list(job))
             run_dir = Path(cfg.hydra.sweep.dir) / str(cfg.hydra.sweep.subdir)
@@ -58,7 +58,6 @@ class XlmrSweeper(BasicSweeper):
             except ConfigError as err:
                 print(f"error: run '{run_dir.name}': {err} — nothing was launched", file=sys.stderr)
                 sys.exit(2)
-            configs.append(cfg)
             rows.append(plan_row(cfg, run_dir))
         print(format_plan(rows, self.config))
         if self.config.get("plan_only", False):

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .cache import Artifact, get_or_build, is_built
+from .cache import Artifact, artifact_key, get_or_build, is_built
 from .corpus import LanguageText, corpus_source
 from .sampling import sampling_probs
 from .shards import Shards, ShardSpec, build_shards
@@ -109,17 +109,16 @@ def data_status(cfg: Any) -> dict[str, str]:
     """Which artifacts of a config exist already (cheap: no text is read), for sweep plans."""
     cache_dir = Path(cfg.paths.cache_dir)
     langs = lang_codes(cfg)
-    corpus = corpus_source(cfg.corpus).cached(langs, cache_dir)
+    source = corpus_source(cfg.corpus)
+    corpus = source.cached(langs, cache_dir)
     n_cached = sum(corpus.values())
     status = {"corpus": f"{n_cached}/{len(langs)} cached"}
     if n_cached < len(langs):
         status["tokenizer"] = status["shards"] = "to build"
         return status
-    texts = corpus_source(cfg.corpus).prepare(langs, cache_dir)  # all cached: reads manifests only
+    texts = source.prepare(langs, cache_dir)  # all cached: reads manifests only
     tok_spec = _tokenizer_spec(cfg, texts)
     status["tokenizer"] = "cached" if is_built(cache_dir, "tokenizer", tok_spec) else "to build"
-    from .cache import artifact_key
-
     status["shards"] = ("cached" if is_built(cache_dir, "shards", _shards_spec(cfg, artifact_key(tok_spec), texts))
                         else "to build")
     return status
