@@ -22,6 +22,7 @@ class OptimConfig:
     weight_decay: float = 0.01
     betas: tuple[float, float] = (0.9, 0.98)
     eps: float = 1e-6
+    clip_grad_norm: float = 0.0  # max global L2 norm of the gradients; 0 = no clipping
 
 
 def lr_factor(step: int, warmup_steps: int, max_steps: int) -> float:
@@ -86,6 +87,14 @@ class MLMModule(pl.LightningModule):
         self.log("train/loss", loss, prog_bar=True)
         self.log("train/masked_tokens", float(nll.numel()))
         return loss
+
+    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        # Clipping here rather than through Trainer(gradient_clip_val): Lightning refuses that with a fused
+        # optimizer under bf16-mixed, though bf16 has no loss scaler to undo. Gradients are already
+        # accumulated (and all-reduced under DDP) at this point; the norm stays on the device (no sync).
+        if self.optim.clip_grad_norm > 0:
+            norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.optim.clip_grad_norm)
+            self.log("train/grad_norm", norm)
 
     def on_validation_epoch_start(self) -> None:
         self.eval_sums.zero_()

@@ -1,4 +1,5 @@
-"""Checkpoint on Slurm's preemption / time-limit signal, then let submitit requeue the job.
+"""Checkpoints beyond the periodic ones: on Slurm's preemption signal (then submitit requeues the job), and
+at the end of training when the last step is not a multiple of the checkpoint interval.
 
 submitit asks Slurm for SIGUSR2 shortly before the time limit (and `scancel --signal=USR2` sends it on
 demand); its handler resubmits the job (hydra-submitit-launcher's `checkpoint()` re-runs the same task)
@@ -54,3 +55,16 @@ class CheckpointOnSignal(pl.Callback):
     def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         if signal.getsignal(self.signum) == self._on_signal:
             self.restore()
+
+
+class CheckpointAtEnd(pl.Callback):
+    """Writes `last.ckpt` after the final step unless the periodic checkpoint just did: the run record and
+    the downstream evaluations read the final weights from it (e.g. a monolingual baseline's
+    max_steps × q_lang updates are rarely a multiple of trainer.ckpt_every_steps)."""
+
+    def __init__(self, ckpt_path: Path, every_n_steps: int):
+        self.ckpt_path, self.every_n_steps = Path(ckpt_path), every_n_steps
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.global_step % self.every_n_steps:
+            trainer.save_checkpoint(self.ckpt_path)  # collective under DDP, like every save
