@@ -25,7 +25,7 @@ def small(**kw) -> SyntheticCorpusConfig:
 
 
 def clear_caches() -> None:
-    for fn in (syn._global_proto, syn._family_proto, syn._world, syn._language, syn._task_events):
+    for fn in (syn._global_proto, syn._family_proto, syn._world, syn._language, syn._task_events, syn._code_switch):
         fn.cache_clear()
 
 
@@ -143,7 +143,7 @@ def test_every_cc100_code_generates_valid_text(tmp_path):
 
 
 def test_scripts_and_spacing(tmp_path):
-    cfg = small()
+    cfg = small(p_code_switch=0.0)  # code-switched English words are tested on their own below
     text = {}
     for code in ("en", "ru", "zh", "zh_Hant", "ja", "ko", "ur", "hi", "hi_rom", "th", "el", "he", "am", "ka", "my"):
         write_language(cfg, code, tmp_path / f"{code}.txt")
@@ -185,7 +185,7 @@ def test_knobs_scripts_anchors_word_order(tmp_path):
     assert (tmp_path / "ru_latin.txt").read_text(encoding="utf-8").isascii()  # one standard Latin spelling
     assert " " in (tmp_path / "zh_latin.txt").read_text(encoding="utf-8")
 
-    write_language(small(anchors=False), "ru", tmp_path / "ru_noanchor.txt")
+    write_language(small(anchors=False, p_code_switch=0.0), "ru", tmp_path / "ru_noanchor.txt")
     noanchor = (tmp_path / "ru_noanchor.txt").read_text(encoding="utf-8")
     assert not any(c.isascii() and c.isalnum() for c in noanchor)  # no Latin names, no digits
     write_language(small(), "ru", tmp_path / "ru.txt")
@@ -271,3 +271,71 @@ def test_english_task_is_learnable_and_text_is_structured(tmp_path):
     h_uni = -sum(c / len(tokens) * math.log2(c / len(tokens)) for c in uni.values())
     h_cond = -sum(c / (len(tokens) - 1) * math.log2(c / uni[a]) for (a, _), c in bi.items())
     assert h_cond < 0.75 * h_uni  # the next word is far more predictable than a random word
+
+
+# ------------------------------------------------------------------------------------ cross-language word forms
+def test_false_friends_are_rare_against_true_cognates():
+    # Real language pairs share far more true cognates than false friends (same form, other meaning).
+    # Bound: at most 3 % of the content-word forms that English shares with the 30 languages of langs=30,
+    # pooled, and at most 2 in any one pair; XLM-7's pairs share some true cognates (de, sw, fr).
+    cfg = SyntheticCorpusConfig()
+    counts = {code: syn.shared_word_forms(cfg, "en", code) for code in language_set(30) if code != "en"}
+    true = sum(c["true_cognates"] for c in counts.values())
+    false = sum(c["false_friends"] for c in counts.values())
+    assert true > 100 and false / (true + false) <= 0.03, (true, false)
+    assert max(c["false_friends"] for c in counts.values()) <= 2, counts
+    assert counts["de"]["true_cognates"] > 20 and counts["sw"]["true_cognates"] > 5
+
+
+def test_coined_words_are_new_words():
+    # A language's coinages reuse no proto-word and no other word of the same language (no homonyms from
+    # coinage); what remains are rare sound-change mergers.
+    cfg = SyntheticCorpusConfig()
+    for code in ("fr", "zh", "ur", "sw"):
+        lex = syn._language(syn._key(cfg), code).lexicon
+        words = [w for kind in ("noun", "verb", "adj", "place") for w in lex[kind]]
+        assert len(set(words)) >= len(words) - 2, code
+
+
+def _english_words(cfg: SyntheticCorpusConfig) -> set[str]:
+    en = syn._language(syn._key(cfg), "en")
+    return {f.strip() for f in en.forms[en.content_slots()]}
+
+
+def test_code_switching_inserts_english_content_words_in_corpus_text_only(tmp_path):
+    cfg = small(p_code_switch=0.3)
+    english = _english_words(cfg)
+    for code in ("ru", "zh", "ur"):  # scripts without ASCII letters: every ASCII word is a name, digit or switch
+        write_language(cfg, code, tmp_path / f"{code}.txt")
+        words = [w.strip(".。۔") for w in (tmp_path / f"{code}.txt").read_text(encoding="utf-8").split()]
+        switched = [w for w in words if w in english]
+        assert switched, code
+        write_task(cfg, code, tmp_path)
+        task_words = {w.strip(".。۔") for text in read_tsv(tmp_path / f"{code}.test.tsv")[1] for w in text.split()}
+        assert not task_words & english, code  # the task is clean translation, as XNLI's test sets are
+    zh = (tmp_path / "zh.txt").read_text(encoding="utf-8")
+    assert all(w[0].isascii() for line in zh.splitlines() for w in line.split()[1:]), \
+        "in unspaced zh a space comes only before an inserted Latin word"
+
+
+def test_code_switching_rate_and_off_switch(tmp_path):
+    # P(a content word is written in English) = p_code_switch: measured on ru, whose own words are Cyrillic.
+    for p in (0.0, 0.3):
+        cfg = small(p_code_switch=p)
+        english = _english_words(cfg)
+        write_language(cfg, "ru", tmp_path / "ru.txt")
+        words = [w.strip(".") for w in (tmp_path / "ru.txt").read_text(encoding="utf-8").split()]
+        ru = syn._language(syn._key(cfg), "ru")
+        own = {f.strip() for f in ru.forms[ru.content_slots()]}
+        n_switch, n_own = sum(w in english for w in words), sum(w in own for w in words)
+        assert abs(n_switch / (n_switch + n_own) - p) < 0.02, (p, n_switch, n_own)
+    write_language(small(p_code_switch=0.3), "en", tmp_path / "en3.txt")
+    write_language(small(p_code_switch=0.0), "en", tmp_path / "en0.txt")
+    assert (tmp_path / "en3.txt").read_bytes() == (tmp_path / "en0.txt").read_bytes()  # English has no one to borrow from
+
+
+def test_topic_rank_blocks_give_each_topic_its_own_frequency_band():
+    blocks = syn._World(SyntheticCorpusConfig(topic_rank_blocks=True)).topic_of["noun"]
+    assert (np.diff(blocks) >= 0).all() and np.bincount(blocks).tolist() == [20] * 6
+    random = syn._World(SyntheticCorpusConfig()).topic_of["noun"]
+    assert (np.diff(random) < 0).any() and np.bincount(random).tolist() == [20] * 6

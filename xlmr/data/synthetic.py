@@ -21,15 +21,16 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, NamedTuple, Sequence
+from typing import Any, Callable, NamedTuple, Optional, Sequence
 
 import numpy as np
 
 from .languages import cc100_stats, known_codes
 
 # Bump when the bytes generated for an unchanged config change (cache keys should include it).
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 3
 
+CONTACT_LANGUAGE = "en"  # the language code-switched text borrows from
 _CHUNK = 2048  # sentences per RNG chunk of a corpus: a smaller corpus is a prefix of a larger one
 
 
@@ -47,6 +48,10 @@ class SyntheticCorpusConfig:
     n_places: int = 20
     n_names: int = 40  # proper names (Latin-script anchors when `anchors`)
     zipf_exponent: float = 1.0  # concept frequency ∝ 1 / rank^zipf_exponent (rank = concept id + 1)
+    # True: topics own contiguous blocks of frequency ranks (topic 0 the commonest concepts), so they
+    # differ in frequency profile in every language. False: random equal slices (topics exchangeable,
+    # alignable from co-occurrence alone only up to a permutation; code-switching pins them).
+    topic_rank_blocks: bool = False
     p_on_topic: float = 0.85  # P(a noun, adjective, place or name is drawn from the sentence's topic); verbs always are
     p_second_clause: float = 0.6  # P(a sentence has a second clause, joined by the conjunction, same topic)
     p_name_subject: float = 0.2  # P(the subject is a proper name rather than a noun phrase)
@@ -55,6 +60,9 @@ class SyntheticCorpusConfig:
     p_adjective: float = 0.5  # P(a noun phrase has an adjective)
     p_place: float = 0.3  # P(a clause has a place adjunct, "in"/"to" + place)
     p_doc_topic: float = 0.75  # P(a corpus sentence has its document's topic; else a uniformly drawn topic)
+    # P(a content word of a non-English corpus sentence is written as the English word: web text's
+    # code-switching and loanwords). Corpus text only: the task's test sets are clean translations.
+    p_code_switch: float = 0.3
     # --- languages: how each language realises the world
     global_share: float = 0.5  # P(a family proto-word is the global proto-word); lower = less cross-family sharing
     cognate_p: float = 0.7  # P(a language keeps its family's word (sound-changed) rather than coining a new one)
@@ -87,7 +95,7 @@ def _validate(cfg: SyntheticCorpusConfig) -> None:
     if not cfg.zipf_exponent >= 0:
         bad("zipf_exponent", "must be >= 0")
     for name in ("p_on_topic", "p_second_clause", "p_name_subject", "p_plural", "p_number", "p_adjective",
-                 "p_place", "p_doc_topic", "global_share", "cognate_p", "sound_change_p"):
+                 "p_place", "p_doc_topic", "p_code_switch", "global_share", "cognate_p", "sound_change_p"):
         if not 0.0 <= getattr(cfg, name) <= 1.0:
             bad(name, "a probability in [0, 1]")
     if cfg.total_sentences < 0:
@@ -198,6 +206,7 @@ def _parse_typology() -> dict[str, LanguageType]:
 
 
 TYPOLOGY: dict[str, LanguageType] = _parse_typology()
+_FAMILIES = tuple(sorted({t.family for t in TYPOLOGY.values()}))
 
 
 def _language_type(code: str) -> LanguageType:
@@ -264,9 +273,9 @@ def _n_syl(kind: str, rank: int, r: np.random.RandomState) -> int:
 @lru_cache(maxsize=4)
 def _global_proto(key: tuple) -> dict[str, list[Word]]:
     cfg = SyntheticCorpusConfig(**dict(key))
-    out = {}
+    out, seen = {}, set()  # one set for all classes: no two concepts share a proto-word
     for kind, n in _kinds(cfg).items():
-        r, seen = _rng(cfg.seed, "proto", "global", kind), set()
+        r = _rng(cfg.seed, "proto", "global", kind)
         out[kind] = [_fresh_word(r, _n_syl(kind, i, r), 0.25, seen) for i in range(n)]
     return out
 
@@ -275,9 +284,9 @@ def _global_proto(key: tuple) -> dict[str, list[Word]]:
 def _family_proto(key: tuple, family: str) -> dict[str, list[Word]]:
     cfg = SyntheticCorpusConfig(**dict(key))
     glob = _global_proto(key)
-    out = {}
+    out, seen = {}, {w for words in glob.values() for w in words}
     for kind, words in glob.items():
-        r, seen = _rng(cfg.seed, "proto", "family", family, kind), set(words)
+        r = _rng(cfg.seed, "proto", "family", family, kind)
         out[kind] = [gw if r.random_sample() < cfg.global_share else _fresh_word(r, _n_syl(kind, i, r), 0.25, seen)
                      for i, gw in enumerate(words)]
     return out
@@ -507,7 +516,10 @@ class _World:
         self.tables: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
         for kind in _WORLD_KINDS:
             n = sizes[kind]
-            topic_of = (np.arange(n) % self.T)[r.permutation(n)]  # balanced: every topic gets n/T concepts
+            if cfg.topic_rank_blocks:  # topic t owns frequency ranks [t n / T, (t + 1) n / T)
+                topic_of = np.arange(n) * self.T // n
+            else:  # random equal slices of the ranks: topics exchangeable
+                topic_of = (np.arange(n) % self.T)[r.permutation(n)]
             weight = (np.arange(n) + 1.0) ** -cfg.zipf_exponent  # id = frequency rank
             table = []
             for t in range(self.T + 1):  # t == T: any topic
@@ -581,7 +593,7 @@ class _Language:
 
     def __init__(self, cfg: SyntheticCorpusConfig, code: str):
         t = _language_type(code)
-        self.code, self.type = code, t
+        self.code, self.type, self.cfg = code, t, cfg
         key = _key(cfg)
         g = _rng(cfg.seed, "lang", t.base, "grammar")
         u = g.random_sample(16)  # fixed draws: grammar choices
@@ -613,10 +625,15 @@ class _Language:
             return tuple((cmap[o] if o >= 0 else -1, vmap[v], cmap[c] if c >= 0 else -1) for o, v, c in w)
 
         proto = _family_proto(key, t.family)
+        # A coined word is new: no proto-word of any family, no inherited word, no other coinage (real
+        # languages share far more true cognates than false friends).
+        taken = {w for fam in _FAMILIES for words in _family_proto(key, fam).values() for w in words}
+        taken |= {w for words in _global_proto(key).values() for w in words}
+        taken |= {changed(w) for words in proto.values() for w in words}
         lex: dict[str, list[Word]] = {}
         for kind, words in proto.items():
-            r, seen = _rng(cfg.seed, "lang", t.base, "lexicon", kind), set()
-            lex[kind] = [changed(w) if r.random_sample() < cfg.cognate_p else _fresh_word(r, len(w), coda_p, seen)
+            r = _rng(cfg.seed, "lang", t.base, "lexicon", kind)
+            lex[kind] = [changed(w) if r.random_sample() < cfg.cognate_p else _fresh_word(r, len(w), coda_p, taken)
                          for w in words]
         self.lexicon = lex
         fw = dict(zip(_FUNCTION_WORDS, lex["func"]))
@@ -716,17 +733,73 @@ class _Language:
             cols += blocks[b]
         return cols if self.verb_final else cols + pp
 
-    def realise(self, events: dict[str, Any]) -> list[str]:
+    def content_slots(self) -> np.ndarray:
+        """(len(forms),) bool: which form indices are content words (nouns, verbs, adjectives, places).
+        The sections have the same layout in every language, so index k of a section is the same
+        concept (and the same inflection slot) everywhere."""
+        cfg = self.cfg
+        mask = np.zeros(len(self.forms), dtype=bool)
+        for start, size in ((self.o_noun, 2 * cfg.n_nouns), (self.o_verb, 6 * cfg.n_verbs),
+                            (self.o_adj, cfg.n_adjectives), (self.o_place, cfg.n_places)):
+            mask[start: start + size] = True
+        return mask
+
+    def realise(self, events: dict[str, Any], switch: Optional["_CodeSwitch"] = None,
+                r: Optional[np.random.RandomState] = None) -> list[str]:
+        """The sentences of `events`; with `switch`, each content word is replaced by its English form
+        with probability switch.p (draws from r)."""
         has2 = events["has2"]
         cols = self._clause_cols(events["c1"])
         cols.append(np.where(has2, self.i_conj, 0))
         cols += [np.where(has2, col, 0) for col in self._clause_cols(events["c2"])]
         if self.i_term:
             cols.append(np.full(len(has2), self.i_term))
-        rows = self.forms[np.stack(cols, axis=1)].tolist()
+        ix = np.stack(cols, axis=1)  # (sentences, slots): form indices, 0 = empty slot
+        words = self.forms[ix]
+        if switch is not None and switch.p > 0:
+            u = r.random_sample(ix.shape)  # drawn for every slot: the stream does not depend on the text
+            words = np.where(switch.content[ix] & (u < switch.p), switch.forms[ix], words)
+        rows = words.tolist()
         if self.spaced:
             return ["".join(row)[1:] for row in rows]
         return ["".join(row) for row in rows]
+
+
+class _CodeSwitch(NamedTuple):
+    """A language's code-switching table: forms[i] is the English word for form index i (in this
+    language's spacing), content[i] says whether index i may switch, p = P(switch) per content word."""
+    p: float
+    forms: np.ndarray
+    content: np.ndarray
+
+
+@lru_cache(maxsize=128)
+def _code_switch(key: tuple, code: str) -> Optional[_CodeSwitch]:
+    """English as the web's contact language: None for English itself or p_code_switch = 0."""
+    cfg = SyntheticCorpusConfig(**dict(key))
+    if code == CONTACT_LANGUAGE or cfg.p_code_switch == 0:
+        return None
+    lang, en = _language(key, code), _language(key, CONTACT_LANGUAGE)
+    content = lang.content_slots()
+    forms = lang.forms.copy()
+    for start, end in _runs(content):  # same section layout: lang index i ↔ English index i - o + o_en
+        offset = _section_offset(en, lang, start)
+        eng = en.forms[start + offset: end + offset]
+        forms[start:end] = eng  # with its leading space, in unspaced scripts too ("中文 English"), as on the web
+    return _CodeSwitch(cfg.p_code_switch, forms, content)
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """[start, end) of each run of True in mask."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist()))
+
+
+def _section_offset(to: "_Language", frm: "_Language", start: int) -> int:
+    for name in ("o_noun", "o_verb", "o_adj", "o_place"):
+        if getattr(frm, name) == start:
+            return getattr(to, name) - start
+    raise ValueError(f"no section starts at {start}")  # pragma: no cover - sections are contiguous runs
 
 
 def _capitalize(s: str) -> str:
@@ -767,7 +840,7 @@ def _corpus_chunk(cfg: SyntheticCorpusConfig, code: str, j: int) -> list[list[st
     ends = np.minimum(ends[:n_docs], _CHUNK)
     doc_of = np.repeat(np.arange(n_docs), np.diff(np.concatenate([[0], ends])))
     topics = np.where(keep, doc_topic[doc_of], other)
-    sentences = lang.realise(world.events(r, topics))
+    sentences = lang.realise(world.events(r, topics), _code_switch(key, code), r)
     starts = np.concatenate([[0], ends[:-1]])
     return [sentences[a:b] for a, b in zip(starts.tolist(), ends.tolist())]
 
@@ -855,3 +928,24 @@ def describe_language(cfg: SyntheticCorpusConfig, code: str) -> dict[str, Any]:
             "spaced": lang.spaced, "articles": lang.has_art, "plural": "suffix" if lang.pl_suffix else "particle",
             "tense": "suffix" if lang.tense_suffix else "particle", "agreement": lang.agree,
             "object_marker": lang.has_obj, "morphology": t.morph}
+
+
+def shared_word_forms(cfg: SyntheticCorpusConfig, a: str, b: str) -> dict[str, int]:
+    """Content words (nouns, verbs, adjectives, places, in their bare form) written identically in a and b:
+    "true_cognates" mean the same concept in both, "false_friends" a different one. Names and digits
+    (the anchors) are not counted. Real language pairs share far more of the first than the second."""
+    cfg = _as_config(cfg)
+    key = _key(cfg)
+
+    def lexicon(code: str) -> dict[str, set[tuple[str, int]]]:
+        lang, out = _language(key, code), {}
+        for section, n, stride in (("o_noun", cfg.n_nouns, 2), ("o_verb", cfg.n_verbs, 6),
+                                   ("o_adj", cfg.n_adjectives, 1), ("o_place", cfg.n_places, 1)):
+            for i in range(n):  # stride: the bare form of each concept (singular, present, no agreement)
+                out.setdefault(lang.forms[getattr(lang, section) + i * stride].strip(), set()).add((section, i))
+        return out
+
+    la, lb = lexicon(a), lexicon(b)
+    shared = la.keys() & lb.keys()
+    true = sum(1 for w in shared if la[w] & lb[w])
+    return {"true_cognates": true, "false_friends": len(shared) - true}
