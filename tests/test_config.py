@@ -99,7 +99,7 @@ def test_types_and_unknown_keys_are_refused_by_the_schema(override):
 
 def test_batch_arithmetic():
     cfg = compose_cfg("train.batch_tokens=8192", "trainer.micro_batch_size=16")
-    assert accumulation(cfg) == 8192 // (128 * 16)
+    assert accumulation(cfg) == 8192 // (cfg.train.seq_len * 16)
 
 
 def test_run_name_ignores_implementation_knobs():

@@ -7,7 +7,7 @@ import re
 import pytest
 import pytorch_lightning as pl
 
-from _shared import TINY, run_train, tiny_cfg
+from _shared import TINY, compose_cfg, run_train, tiny_cfg
 from xlmr.config import ConfigError
 from xlmr.run import read_result, run
 
@@ -179,3 +179,64 @@ def test_zero_shot_transfer_lands_in_the_run_record(cache, tmp_path):
     assert set(accs) == {"en", "fr", "sw"} and all(0 <= a <= 1 for a in accs.values())
     assert result["groups"]["all"]["transfer_acc"] == pytest.approx(sum(accs.values()) / 3)
     assert result["downstream"]["transfer"]["steps"] == 30
+    bow = result["downstream"]["transfer"]["bow_baseline_acc"]
+    assert {lang: m["transfer_bow_acc"] for lang, m in result["languages"].items()} == bow
+    assert all(m["transfer_chance"] == pytest.approx(1 / 6) for m in result["languages"].values())
+
+
+def test_monolingual_baseline_trains_one_language_on_its_matched_budget(cache, tmp_path):
+    from xlmr.data.sampling import sampling_probs
+
+    multi = run(tiny_cfg(cache, "langs=[en,fr,sw]", "train.max_steps=4"), tmp_path / "multi", "test", "multi")
+    cfg = tiny_cfg(cache, "langs=[en,fr,sw]", "monolingual=sw", "train.max_steps=40", "train.warmup_steps=10")
+    result = run(cfg, tmp_path / "mono", "test", "mono")
+    sentences = {r.split("\t")[0]: int(r.split("\t")[1])
+                 for r in (tmp_path / "multi" / "sampling.tsv").read_text().splitlines()[1:]}
+    q_sw = float(sampling_probs([sentences[c] for c in ("en", "fr", "sw")], cfg.alpha)[2])
+    assert result["monolingual"] == {"lang": "sw", "q_multilingual": pytest.approx(q_sw),
+                                     "steps": round(40 * q_sw), "warmup_steps": round(10 * q_sw)}
+    assert result["steps"] == round(40 * q_sw) and result["tokens_seen"] == round(40 * q_sw) * 1024
+    assert set(result["languages"]) == {"sw"} and result["knobs"]["monolingual"] == "sw"
+    assert result["artifacts"]["tokenizer"]["key"] == multi["artifacts"]["tokenizer"]["key"]  # one tokenizer
+    assert [r.split("\t")[0] for r in (tmp_path / "mono" / "sampling.tsv").read_text().splitlines()[1:]] == ["sw"]
+    assert "skipped" in result["downstream"]  # no English to fine-tune on
+    with pytest.raises(ConfigError, match="monolingual=de"):
+        run(tiny_cfg(cache, "langs=[en,fr]", "monolingual=de"), tmp_path / "bad", "test", "bad")
+
+
+def test_bf16_mixed_with_fused_adamw_clips_and_logs_the_gradient_norm(cache, tmp_path):
+    cfg = tiny_cfg(cache, "langs=[en,sw]", "train.max_steps=4", "trainer.precision=bf16-mixed",
+                   "trainer.accelerator=cpu", "trainer.log_every_steps=1", "train.clip_grad_norm=0.5")
+    result = run(cfg, tmp_path / "bf16", "test", "bf16")
+    assert result["status"] == "done" and result["precision"] == "bf16-mixed"
+    norms = [float(r["value"]) for r in csv.DictReader(open(tmp_path / "bf16" / "metrics.csv"))
+             if r["name"] == "train/grad_norm"]
+    assert len(norms) == 4 and all(n > 0 for n in norms)  # pre-clipping norms, logged each step
+
+
+def test_native_bf16_detection(tmp_path):
+    from xlmr.run import cpu_has_native_bf16, resolve_precision
+
+    flags = tmp_path / "cpuinfo"
+    flags.write_text("flags\t\t: fpu avx512f avx512bw avx512_bf16 amx_tile\n")
+    assert cpu_has_native_bf16(str(flags))
+    flags.write_text("flags\t\t: fpu avx2 avx512f avx512bw\n")
+    assert not cpu_has_native_bf16(str(flags)) and not cpu_has_native_bf16(str(tmp_path / "missing"))
+    assert resolve_precision("32-true", "cpu") == "32-true"
+
+
+@pytest.mark.slow
+def test_default_run_transfers_above_chance_and_above_bag_of_words(tmp_path):
+    """The README's default run (one seed): zero-shot transfer above chance for every language and above the
+    bag-of-words line of the same run in the mean over the non-English languages."""
+    cfg = compose_cfg("logger=none", f"paths.cache_dir={tmp_path / 'cache'}")
+    result = run(cfg, tmp_path / "default", "test", "default")
+    transfer = result["downstream"]["transfer"]
+    accs = {lang: m["transfer_acc"] for lang, m in result["languages"].items()}
+    others = [lang for lang in accs if lang != "en"]
+    assert all(accs[lang] > transfer["chance"] + 0.02 for lang in others), accs
+    mean = sum(accs[lang] for lang in others) / len(others)
+    bow = sum(transfer["bow_baseline_acc"][lang] for lang in others) / len(others)
+    assert mean > bow, (accs, transfer["bow_baseline_acc"])
+    assert result["languages"]["fr"]["transfer_bow_acc"] == transfer["bow_baseline_acc"]["fr"]
+    assert result["languages"]["fr"]["transfer_chance"] == pytest.approx(1 / 6)

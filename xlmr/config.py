@@ -132,7 +132,7 @@ class TrainerConfig:
     devices: int = 1  # per node
     num_nodes: int = 1
     strategy: str = "auto"  # auto | ddp | ddp_spawn
-    precision: str = "auto"  # auto = bf16-mixed on CUDA, 32-true on CPU
+    precision: str = "auto"  # auto = bf16-mixed on CUDA or a CPU with native bf16, else 32-true
     micro_batch_size: int = 32  # sequences per device per forward pass
     eval_batch_size: int = 64
     num_workers: int = 0  # data-loader worker processes (batches are pure functions of the index)
@@ -175,6 +175,10 @@ class Config:
     alpha: float = 0.3  # language sampling exponent: q_i ∝ p_i^alpha
     vocab_size: int = 4000  # SentencePiece pieces; the model has vocab_size + 2 embedding rows
     seed: int = 0
+    # A monolingual baseline of this multilingual config (Chang et al. 2023): train only this language, on
+    # as many of its tokens as the multilingual run gives it (max_steps × q_lang updates, same batch and
+    # tokenizer). null = the multilingual run itself. analysis: gain = monolingual − multilingual bits/char.
+    monolingual: Optional[str] = None
     name: str = "default"  # the sweep's name: runs go to <runs_dir>/<name>/<run>/
     force: bool = False  # re-run even when the run directory holds a finished result
     plan_only: bool = False  # multirun: print the validated plan and launch nothing
@@ -278,6 +282,9 @@ def validate(cfg: DictConfig) -> None:
         if code in codes:
             raise ConfigError("data.unseen_langs", code, "is a pretraining language (in langs); unseen ones must not be")
 
+    if cfg.monolingual is not None and cfg.monolingual not in codes:
+        raise ConfigError("monolingual", cfg.monolingual, f"must be one of the run's languages: {', '.join(codes)}")
+
     if not (math.isfinite(cfg.alpha) and cfg.alpha >= 0):
         raise ConfigError("alpha", cfg.alpha, "must be a finite number >= 0 (0 = uniform, 0.3 = XLM-R, 1 = proportional)")
     if cfg.vocab_size < 100:
@@ -327,6 +334,7 @@ def science_knobs(cfg: DictConfig) -> dict[str, Any]:
         "alpha": float(cfg.alpha), "vocab_size": int(cfg.vocab_size), "corpus": cfg.corpus.name,
         "seed": int(cfg.seed), "train": cfg.train.name, "max_steps": int(cfg.train.max_steps),
         "batch_tokens": int(cfg.train.batch_tokens), "seq_len": int(cfg.train.seq_len), "lr": float(cfg.train.lr),
+        "monolingual": cfg.monolingual,
     }
 
 

@@ -53,7 +53,17 @@ def resolve_precision(precision: str, accelerator: str) -> str:
     if precision != "auto":
         return precision
     on_gpu = accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available())
-    return "bf16-mixed" if on_gpu else "32-true"
+    return "bf16-mixed" if on_gpu or cpu_has_native_bf16() else "32-true"
+
+
+def cpu_has_native_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool:
+    """True where the CPU computes bf16 in hardware (AVX-512 BF16 or AMX): bf16 matmuls then run ~2.5×
+    fp32 (benchmarks/RESULTS.md); elsewhere bf16 is emulated and slower than fp32."""
+    try:
+        flags = Path(cpuinfo).read_text(errors="replace").split()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def run(cfg: DictConfig, run_dir: Path, sweep: str, run_name: str, callbacks: Sequence[Any] = ()) -> dict[str, Any]:
@@ -123,11 +133,11 @@ def _train_and_evaluate(cfg: DictConfig, run_dir: Path, sweep: str, run_name: st
     from xlmr.data.datamodule import MLMDataModule
     from xlmr.data.mlm import MaskingConfig
     from xlmr.data.pipeline import prepare_data
-    from xlmr.data.sampling import format_tsv, sampling_table
+    from xlmr.data.sampling import format_tsv, matched_steps, sampling_table
     from xlmr.lit import MLMModule, OptimConfig, parse_eval
     from xlmr.loggers import RunCSVLogger, define_wandb_metrics, log_wandb_tables, make_wandb_logger
     from xlmr.model import EncoderDims, flops_per_token
-    from xlmr.preemption import CheckpointOnSignal
+    from xlmr.preemption import CheckpointAtEnd, CheckpointOnSignal
 
     if cfg.trainer.threads > 0:
         torch.set_num_threads(cfg.trainer.threads)
@@ -135,7 +145,17 @@ def _train_and_evaluate(cfg: DictConfig, run_dir: Path, sweep: str, run_name: st
     data = prepare_data(cfg)
     tok = data.tokenizer()
     t_data = time.time() - t0
-    train_tokens = cfg.train.max_steps * cfg.train.batch_tokens
+    steps, warmup = int(cfg.train.max_steps), int(cfg.train.warmup_steps)
+    monolingual: dict[str, Any] | None = None
+    if cfg.monolingual is not None:  # the multilingual config's budget for this one language, alone
+        q_lang = float(data.q[data.langs.index(cfg.monolingual)])
+        steps = matched_steps(steps, q_lang)
+        warmup = min(steps, round(warmup * q_lang))
+        monolingual = {"lang": cfg.monolingual, "q_multilingual": q_lang, "steps": steps, "warmup_steps": warmup}
+        print(f"[run] monolingual baseline: {cfg.monolingual} alone, {steps:,} steps = {cfg.train.max_steps:,} × "
+              f"q_{cfg.monolingual} {q_lang:.4f} of the {len(data.langs)}-language run")
+        data = data.only(cfg.monolingual)
+    train_tokens = steps * cfg.train.batch_tokens
     table = sampling_table({lang: data.texts[lang].sentences for lang in data.langs}, float(cfg.alpha), train_tokens,
                            {lang: data.shards.n_tokens(lang, "train") for lang in data.langs})
     if launch_rank() == 0:
@@ -144,16 +164,16 @@ def _train_and_evaluate(cfg: DictConfig, run_dir: Path, sweep: str, run_name: st
     dims = EncoderDims(vocab_size=tok.vocab_size, layers=cfg.model.layers, hidden=cfg.model.hidden,
                        ffn=cfg.model.ffn, heads=cfg.model.heads, max_positions=cfg.model.max_positions,
                        dropout=cfg.model.dropout, attention_dropout=cfg.model.attention_dropout)
-    optim = OptimConfig(lr=cfg.train.lr, warmup_steps=cfg.train.warmup_steps, max_steps=cfg.train.max_steps,
+    optim = OptimConfig(lr=cfg.train.lr, warmup_steps=warmup, max_steps=steps,
                         weight_decay=cfg.train.weight_decay, betas=(cfg.train.adam_beta1, cfg.train.adam_beta2),
-                        eps=cfg.train.adam_eps)
+                        eps=cfg.train.adam_eps, clip_grad_norm=cfg.train.clip_grad_norm or 0.0)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)  # model init is a function of the seed
     module = MLMModule(dims, optim, data.langs, tok.token_chars(), cfg.seed, unseen=data.unseen)
     params = module.model.num_params()
     accum = accumulation(cfg)
     masking = MaskingConfig(cfg.train.mask_prob, cfg.train.mask_token_prob, cfg.train.random_token_prob)
     dm = MLMDataModule(data, micro_batch_size=cfg.trainer.micro_batch_size, eval_batch_size=cfg.trainer.eval_batch_size,
-                       seq_len=cfg.train.seq_len, accumulation=accum, max_steps=cfg.train.max_steps,
+                       seq_len=cfg.train.seq_len, accumulation=accum, max_steps=steps,
                        eval_sequences=cfg.data.eval_sequences, masking=masking, seed=cfg.seed,
                        num_workers=cfg.trainer.num_workers)
 
@@ -164,7 +184,7 @@ def _train_and_evaluate(cfg: DictConfig, run_dir: Path, sweep: str, run_name: st
           f"({params['non_embedding']:,} non-embedding), vocab {tok.vocab_size:,}; {len(data.langs)} languages, "
           f"alpha={cfg.alpha}\n[run] batch {cfg.train.batch_tokens:,} tokens = {cfg.train.seq_len} seq_len × "
           f"{cfg.trainer.micro_batch_size} micro-batch × {world_size(cfg)} devices × {accum} accumulation; "
-          f"{cfg.train.max_steps:,} steps = {train_tokens:,} tokens ≈ {fpt * train_tokens:.3g} FLOPs; "
+          f"{steps:,} steps = {train_tokens:,} tokens ≈ {fpt * train_tokens:.3g} FLOPs; "
           f"precision {precision}; data ready in {t_data:.1f}s" + (f"; resuming from {ckpt}" if ckpt else ""))
 
     resume_step = torch.load(ckpt, map_location="cpu", weights_only=False, mmap=True)["global_step"] if ckpt else None
@@ -193,9 +213,10 @@ def _train_and_evaluate(cfg: DictConfig, run_dir: Path, sweep: str, run_name: st
         callbacks = [*callbacks, CheckpointOnSignal(run_dir / CKPT_DIR / LAST_CKPT, accum)]
     trainer = pl.Trainer(
         accelerator=cfg.trainer.accelerator, devices=cfg.trainer.devices, num_nodes=cfg.trainer.num_nodes,
-        strategy=strategy, precision=precision, max_steps=cfg.train.max_steps, max_epochs=-1,
-        accumulate_grad_batches=accum, gradient_clip_val=cfg.train.clip_grad_norm or None,
-        log_every_n_steps=cfg.trainer.log_every_steps, logger=loggers, callbacks=[*callbacks, checkpoint],
+        strategy=strategy, precision=precision, max_steps=steps, max_epochs=-1,
+        accumulate_grad_batches=accum,  # gradient clipping: MLMModule.on_before_optimizer_step
+        log_every_n_steps=cfg.trainer.log_every_steps, logger=loggers,
+        callbacks=[*callbacks, checkpoint, CheckpointAtEnd(run_dir / CKPT_DIR / LAST_CKPT, cfg.trainer.ckpt_every_steps)],
         val_check_interval=cfg.trainer.val_every_steps * accum if cfg.trainer.val_every_steps else None,
         check_val_every_n_epoch=None if cfg.trainer.val_every_steps else 1, num_sanity_val_steps=0,
         limit_val_batches=1.0 if cfg.trainer.val_every_steps else 0, use_distributed_sampler=False,
@@ -242,7 +263,7 @@ def _train_and_evaluate(cfg: DictConfig, run_dir: Path, sweep: str, run_name: st
         "flops_per_token": fpt, "precision": precision, "world_size": world_size(cfg),
         "languages": evaluation["languages"], "groups": evaluation["groups"],
         "artifacts": data.artifacts, "count_unit": "sentences", "unseen_langs": data.unseen,
-        "downstream": downstream_meta,
+        "downstream": downstream_meta, "monolingual": monolingual,
     }
 
 

@@ -45,6 +45,12 @@ class PreparedData:
     def tokenizer(self) -> Tokenizer:
         return Tokenizer.from_dir(self.tokenizer_dir)
 
+    def only(self, lang: str) -> "PreparedData":
+        """The same artifacts, pretraining on `lang` alone (q = 1): a monolingual baseline keeps the
+        multilingual run's tokenizer and shards, so its bits/char compare with that run's."""
+        return PreparedData([lang], {lang: self.texts[lang]}, np.ones(1), self.tokenizer_dir, self.shards,
+                            self.artifacts, self.unseen, self.unseen_shards)
+
 
 def _tokenizer_spec(cfg: Any, texts: dict[str, LanguageText]) -> dict[str, Any]:
     t = cfg.tokenizer

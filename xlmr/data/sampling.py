@@ -38,6 +38,14 @@ def sampling_probs(counts: np.ndarray, alpha: float) -> np.ndarray:
     return q / q.sum()
 
 
+def matched_steps(steps: int, q_lang: float) -> int:
+    """Updates of a monolingual baseline that sees as many of its language's tokens as a multilingual run
+    of `steps` updates sampling it with probability q_lang (same batch size): round(steps × q_lang), >= 1."""
+    if not 0 < q_lang <= 1:
+        raise ValueError(f"q_lang={q_lang}: a sampling probability in (0, 1]")
+    return max(1, round(steps * q_lang))
+
+
 @dataclass(frozen=True)
 class LanguageShare:
     lang: str

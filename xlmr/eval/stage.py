@@ -40,6 +40,9 @@ def downstream_metrics(cfg: Any, data: PreparedData, model: XLMRForMaskedLM) -> 
     per_lang: dict[str, dict[str, float]] = {}
     meta: dict[str, Any] = {}
     transfer = cfg.eval.transfer
+    if cfg.monolingual is not None:  # one language, no English to fine-tune on or to retrieve against
+        meta["skipped"] = f"monolingual={cfg.monolingual}: transfer and retrieval need the multilingual run"
+        return per_lang, meta
     if transfer.enabled and transfer.task == "synthetic" and cfg.corpus.name != "synthetic":
         meta["transfer"] = {"skipped": f"eval.transfer.task=synthetic needs corpus=synthetic (corpus={cfg.corpus.name}); "
                                        "use eval.transfer.task=xnli eval.transfer.xnli_path=DIR"}
@@ -52,6 +55,9 @@ def downstream_metrics(cfg: Any, data: PreparedData, model: XLMRForMaskedLM) -> 
         results, meta["transfer"] = zero_shot_transfer(model, data.tokenizer(), task, transfer, data.langs)
         for lang, metrics in results.items():
             per_lang.setdefault(lang, {}).update({k: float(v) for k, v in metrics.items()})
+            # the two reference lines a transfer accuracy is read against (figures draw them)
+            per_lang[lang]["transfer_bow_acc"] = float(meta["transfer"]["bow_baseline_acc"][lang])
+            per_lang[lang]["transfer_chance"] = float(meta["transfer"]["chance"])
     if cfg.eval.retrieval.enabled:
         from xlmr.eval.retrieval import evaluate_retrieval, split_pairs
 
