@@ -37,6 +37,8 @@ SAMPLING_FILE = "sampling.tsv"
 RUN_MARKERS = (RESULT_FILE, "config.yaml", METRICS_FILE, SAMPLING_FILE, "train.log", "wandb_id.txt", "checkpoints")
 
 GROUPS = ("high", "low", "all")
+# the paper's groups (as in the run record); "all": every language the rows have
+GROUP_MEMBERS: dict[str, tuple[str, ...]] = {"high": ("en", "fr"), "low": ("sw", "ur"), "all": ()}
 ID_COLUMNS = ["sweep", "run", "run_dir", "status", "lang", "is_group", "metric", "value"]
 EXTRA_COLUMNS = ["params_total", "params_non_embedding", "tokens_seen"]
 NON_KNOB_COLUMNS = frozenset(ID_COLUMNS + EXTRA_COLUMNS)
@@ -320,3 +322,45 @@ def load_sampling_tsv(run_dir: str | Path) -> pd.DataFrame:
     if not path.exists():
         raise FileNotFoundError(f"no {SAMPLING_FILE} in {run_dir}")
     return pd.read_csv(path, sep="\t")
+
+
+def is_monolingual(df: pd.DataFrame) -> pd.Series:
+    """Rows of monolingual-baseline runs (knob `monolingual` set)."""
+    return df["monolingual"].notna() if "monolingual" in df.columns else pd.Series(False, index=df.index)
+
+
+def monolingual_gain(df: pd.DataFrame, metric: str = "mlm_bpc") -> pd.DataFrame:
+    """Per-language transfer gain of each multilingual run over its monolingual baseline (Chang et al. 2023):
+    gain = monolingual metric − multilingual metric, for a lower-is-better metric such as bits/char, so
+    gain > 0 means the other languages helped (positive transfer) and gain < 0 that they hurt (the curse).
+
+    A baseline matches the multilingual run whose knobs are all equal but `monolingual` (seed included), on
+    its one language. Returns rows in the table's layout (metric "<metric>_gain", the multilingual run's
+    knobs), one per (run, language with a baseline), plus group rows (high, low, all) where every member
+    language has one."""
+    columns = list(df.columns)
+    if "monolingual" not in df.columns:
+        return pd.DataFrame(columns=columns)
+    mono_mask = is_monolingual(df)
+    keys = [c for c in knob_columns(df) if c != "monolingual"]
+    done = df[(df["status"] == "done") & (df["metric"] == metric) & ~df["is_group"].astype(bool)]
+    mono, multi = done[mono_mask.loc[done.index]], done[~mono_mask.loc[done.index]]
+    mono = mono[mono["lang"] == mono["monolingual"]][[*keys, "lang", "value"]].rename(columns={"value": "mono"})
+    if mono.empty or multi.empty:
+        return pd.DataFrame(columns=columns)
+    # NaN knob values match each other here (pandas merges NaN keys as equal): an unset knob is one value
+    joined = multi.merge(mono, on=[*keys, "lang"], how="inner")
+    joined["value"] = joined["mono"] - joined["value"]
+    joined["metric"] = f"{metric}_gain"
+    rows = joined[columns]
+    groups = []
+    for _, run in rows.groupby("run_dir", sort=False):
+        have = set(run["lang"])
+        for group, members in GROUP_MEMBERS.items():
+            members = members or tuple(have)
+            if set(members) <= have:
+                g = run.iloc[[0]].copy()
+                g["lang"], g["is_group"] = group, True
+                g["value"] = run[run["lang"].isin(members)]["value"].mean()
+                groups.append(g)
+    return pd.concat([rows, *groups], ignore_index=True) if groups else rows.reset_index(drop=True)

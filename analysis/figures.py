@@ -28,7 +28,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import NullLocator
 
-from analysis.collect import GROUPS, atomic_write, knob_columns
+from analysis.collect import GROUPS, atomic_write, is_monolingual, knob_columns, monolingual_gain
 
 METRIC_PREFERENCE = ("transfer_acc", "mlm_bpc", "mlm_loss")
 METRIC_LABELS = {
@@ -37,6 +37,7 @@ METRIC_LABELS = {
     "mlm_ppl": "held-out MLM perplexity (exp of nats/token)",
     "mlm_acc": "masked-token accuracy (fraction correct)",
     "transfer_acc": "zero-shot transfer accuracy (fraction correct)",
+    "mlm_bpc_gain": "gain over monolingual (bits/char; > 0 = helped)",
     "retrieval_acc_en2x": "retrieval accuracy en→x (fraction correct)",
     "retrieval_acc_x2en": "retrieval accuracy x→en (fraction correct)",
 }
@@ -59,6 +60,8 @@ class FigureSkipped(Exception):
 
 
 def lower_is_better(metric: str) -> bool | None:
+    if metric.endswith("_gain"):  # a loss difference signed so that positive = better
+        return False
     if any(word in metric for word in LOWER_IS_BETTER):
         return True
     if "acc" in metric:
@@ -209,6 +212,7 @@ def _require_varying(df: pd.DataFrame, knob: str, what: str) -> list[Any]:
 
 def _group_rows(df: pd.DataFrame, metric: str, groups: Sequence[str]) -> pd.DataFrame:
     sel = _done(df)
+    sel = sel[~is_monolingual(sel)]  # baselines are read through fig_gain, not as configurations
     sel = sel[sel["is_group"].astype(bool) & sel["lang"].isin(groups) & (sel["metric"] == metric)
               & sel["value"].notna()]
     if sel.empty:
@@ -225,8 +229,10 @@ def _constant(df: pd.DataFrame, knob: str) -> Any | None:
     return None
 
 
-def _group_lines(ax: Any, stats: pd.DataFrame, x: str, groups: Sequence[str]) -> None:
-    """One line per (group, condition): groups by colour, conditions by line style."""
+def _group_lines(ax: Any, stats: pd.DataFrame, x: str, groups: Sequence[str],
+                 baseline: pd.DataFrame | None = None) -> None:
+    """One line per (group, condition): groups by colour, conditions by line style. `baseline`: the same
+    layout for a reference metric (transfer's bag-of-words line), drawn thin and dotted in the group's colour."""
     conditions = list(dict.fromkeys(stats["condition"]))
     for group in groups:
         for i, cond in enumerate(conditions):
@@ -236,6 +242,26 @@ def _group_lines(ax: Any, stats: pd.DataFrame, x: str, groups: Sequence[str]) ->
             style = GROUP_STYLE.get(group, {"color": "gray", "marker": "x", "label": group})
             label = style["label"] + (f" [{cond}]" if cond else "")
             _draw(ax, g, x, label, style, LINESTYLES[i % len(LINESTYLES)])
+            if baseline is not None:
+                b = baseline[(baseline["lang"] == group) & (baseline["condition"] == cond)]
+                if not b.empty:
+                    b = b.sort_values(x)
+                    ax.plot(b[x].astype(float), b["mean"].astype(float), color=style["color"], linestyle=":",
+                            linewidth=1.2, marker="", label=f"bag-of-words, {style['label'].split(' (')[0]}"
+                            + (f" [{cond}]" if cond else ""))
+
+
+def _transfer_references(ax: Any, df: pd.DataFrame, metric: str, x: str, groups: Sequence[str]) -> pd.DataFrame | None:
+    """For transfer accuracy: the chance level (a grey line) and, per group, the bag-of-words baseline's
+    seed means (returned for _group_lines). None for other metrics or tables without them."""
+    if metric != "transfer_acc":
+        return None
+    chance = df[(df["metric"] == "transfer_chance") & df["value"].notna()]["value"]
+    if len(chance):
+        ax.axhline(float(chance.mean()), color="gray", linestyle="--", linewidth=1,
+                   label=f"chance ({float(chance.mean()):.3g})")
+    bow = df[df["is_group"].astype(bool) & df["lang"].isin(groups) & (df["metric"] == "transfer_bow_acc")]
+    return seed_stats(bow, "transfer_bow_acc", x, by=["lang"]) if len(bow) else None
 
 
 # ---------------------------------------------------------------------------------------------- the figures
@@ -253,7 +279,9 @@ def fig_langs(df: pd.DataFrame, metric: str) -> Figure:
     for ax, (hidden, part) in zip(axes, panels):
         stats = seed_stats(part, metric, "num_langs", by=["lang"])
         all_stats.append(stats)
-        _group_lines(ax, stats, "num_langs", GROUPS)
+        refs = _transfer_references(ax, _done(df)[lambda d: d["run_dir"].isin(part["run_dir"])], metric,
+                                    "num_langs", GROUPS)
+        _group_lines(ax, stats, "num_langs", GROUPS, refs)
         ax.set_xscale("log")
         _set_ticks(ax, langs)
         model = _constant(part, "model")
@@ -329,7 +357,9 @@ def fig_alpha(df: pd.DataFrame, metric: str) -> Figure:
     fig, axes = _new_figure(1)
     ax = axes[0]
     stats = seed_stats(sel, metric, "alpha", by=["lang"])
-    _group_lines(ax, stats, "alpha", ("high", "low"))
+    refs = _transfer_references(ax, _done(df)[lambda d: d["run_dir"].isin(sel["run_dir"])], metric, "alpha",
+                                ("high", "low"))
+    _group_lines(ax, stats, "alpha", ("high", "low"), refs)
     _set_ticks(ax, alphas)
     if min(alphas) <= 0.3 <= max(alphas):
         ax.axvline(0.3, color="gray", linestyle=":", linewidth=1, label="XLM-R's choice, α = 0.3")
@@ -396,12 +426,38 @@ def fig_batch(df: pd.DataFrame, metric: str) -> Figure:
                    + (f"; sequences of {int(seq_len)} tokens" if seq_len else ""), metric, [_seeds_note(stats)])
 
 
+def fig_gain(df: pd.DataFrame, metric: str) -> Figure:
+    """The curse measured directly (Chang et al. 2023): per-group gain of each multilingual run over its
+    matched monolingual baselines (monolingual − multilingual bits/char; > 0 = the other languages
+    helped) against the language count. Needs runs with `monolingual=<lang>` beside their multilingual
+    runs; always drawn on bits/char, whatever `metric` (a gain needs a lower-is-better loss)."""
+    gain = monolingual_gain(_done(df), "mlm_bpc")
+    if gain.empty:
+        raise FigureSkipped("no monolingual baselines matched to multilingual runs (run with monolingual=<lang>)")
+    sel = gain[gain["is_group"].astype(bool) & gain["lang"].isin(("high", "low"))]
+    if sel.empty:
+        raise FigureSkipped("no group has a baseline for each of its languages (high: en, fr; low: sw, ur)")
+    counts = sorted(sel["num_langs"].dropna().unique()) if "num_langs" in sel.columns else []
+    fig, axes = _new_figure(1)
+    ax = axes[0]
+    stats = seed_stats(sel, "mlm_bpc_gain", "num_langs", by=["lang"])
+    ax.axhline(0.0, color="gray", linestyle="--", linewidth=1, label="no gain: as good as monolingual")
+    _group_lines(ax, stats, "num_langs", ("high", "low"))
+    if len(counts) > 1:
+        ax.set_xscale("log")
+    _set_ticks(ax, counts)
+    return _finish(fig, axes, "Transfer gain over matched monolingual baselines (Chang et al. 2023):\n"
+                   "does multilingual pretraining help or hurt each group as languages are added?",
+                   "number of pretraining languages", "mlm_bpc_gain", [_seeds_note(stats)])
+
+
 FIGURES: dict[str, Callable[[pd.DataFrame, str], Figure]] = {
     "fig2_langs": fig_langs,
     "fig4_capacity": fig_langs_capacity,
     "fig5_alpha": fig_alpha,
     "fig6_vocab": fig_vocab,
     "fig7_batch": fig_batch,
+    "gain_monolingual": fig_gain,
 }
 
 

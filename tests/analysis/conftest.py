@@ -114,7 +114,7 @@ def write_run(root: Path, sweep: str, run: str, record: dict[str, Any] | None, *
     elif record is not None:
         (d / "result.json").write_text(json.dumps(record, indent=2))
     if record is not None and "languages" in record:
-        loss = record["languages"]["en"]["mlm_loss"]
+        loss = next(iter(record["languages"].values()))["mlm_loss"]
         (d / "metrics.csv").write_text(
             "step,name,value\n0,train/loss,9.5\n100,train/loss,6.1\n100,val/en/mlm_loss,5.0\n"
             f"100,val/group/high/mlm_loss,5.1\n200,train/loss,4.2\n200,train/loss,4.0\n200,val/en/mlm_loss,{loss}\n"

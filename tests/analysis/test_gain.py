@@ -1,0 +1,102 @@
+"""Monolingual baselines (knob `monolingual`) → per-language transfer gain, and its figure; transfer
+figures' reference lines (chance, bag-of-words)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from analysis.collect import collect_runs, monolingual_gain
+from analysis.figures import FigureSkipped, errorbar_values, fig_alpha, fig_gain, fig_langs
+
+
+def _single_language(fake, sweep, run, k, lang, bpc):
+    rec = fake.result(sweep, run, k)
+    rec["languages"] = {lang: {"mlm_bpc": bpc, "mlm_loss": bpc * 2.4}}
+    rec["groups"] = {"all": dict(rec["languages"][lang])}
+    return rec
+
+
+@pytest.fixture(scope="module")
+def gain_root(tmp_path_factory, fake):
+    # multilingual runs at 7 and 30 languages × 2 seeds; each has baselines for en, fr, sw, ur whose
+    # bits/char are the multilingual value + a known offset: +0.2 (sw, ur: helped) or -0.1 (en, fr: hurt)
+    # at 7 languages, and -0.3 for every language at 30 (the curse).
+    root = tmp_path_factory.mktemp("gain")
+    for n in (7, 30):
+        for seed in (0, 1):
+            k = {**fake.knobs(num_langs=n, seed=seed), "monolingual": None}
+            rec = fake.result("gain", f"langs={n},seed={seed}", k)
+            fake.write_run(root, "gain", f"langs={n},seed={seed}", rec)
+            for lang in ("en", "fr", "sw", "ur"):
+                offset = (0.2 if lang in ("sw", "ur") else -0.1) if n == 7 else -0.3
+                bpc = rec["languages"][lang]["mlm_bpc"] + offset
+                run = f"langs={n},monolingual={lang},seed={seed}"
+                fake.write_run(root, "gain", run, _single_language(fake, "gain", run, {**k, "monolingual": lang},
+                                                                   lang, bpc))
+    return root
+
+
+def test_gain_matches_each_run_with_its_own_baselines(gain_root):
+    df, skipped = collect_runs(gain_root)
+    assert not skipped
+    gain = monolingual_gain(df)
+    langs = gain[~gain["is_group"]]
+    assert len(langs) == 4 * 4 and set(langs["metric"]) == {"mlm_bpc_gain"}
+    assert langs["monolingual"].isna().all()  # rows carry the multilingual run's knobs
+    at7 = langs[langs["num_langs"] == 7].set_index(["lang", "seed"])["value"]
+    assert np.allclose(at7.loc[["sw", "ur"]], 0.2) and np.allclose(at7.loc[["en", "fr"]], -0.1)
+    assert np.allclose(langs[langs["num_langs"] == 30]["value"], -0.3)
+    groups = gain[gain["is_group"]].set_index(["num_langs", "seed", "lang"])["value"]
+    assert groups[(7, 0, "high")] == pytest.approx(-0.1) and groups[(7, 0, "low")] == pytest.approx(0.2)
+    assert groups[(7, 1, "all")] == pytest.approx(0.05)
+
+
+def test_a_baseline_of_another_seed_or_config_is_not_matched(gain_root, fake):
+    df, _ = collect_runs(gain_root)
+    shifted = df.copy()
+    shifted.loc[shifted["monolingual"].notna(), "seed"] += 10
+    assert monolingual_gain(shifted).empty
+    assert monolingual_gain(df[df["monolingual"].isna()]).empty
+
+
+def test_gain_figure_draws_groups_against_the_language_count(gain_root):
+    df, _ = collect_runs(gain_root)
+    lines = {line["label"]: line for line in errorbar_values(fig_gain(df, "mlm_bpc"))}
+    high = next(v for k, v in lines.items() if k.startswith("high"))
+    low = next(v for k, v in lines.items() if k.startswith("low"))
+    assert list(high["x"]) == [7, 30] and np.allclose(high["y"], [-0.1, -0.3]) and np.allclose(low["y"], [0.2, -0.3])
+    # baselines are not configurations of Fig. 2: only the multilingual runs are drawn there
+    fig2 = errorbar_values(fig_langs(df, "mlm_bpc"))
+    assert all("monolingual" not in line["label"] for line in fig2)
+
+
+def test_gain_figure_is_skipped_without_baselines(runs_root):
+    df, _ = collect_runs(runs_root / "fig2_langs", warn=False)
+    with pytest.raises(FigureSkipped, match="monolingual"):
+        fig_gain(df, "mlm_bpc")
+
+
+def test_transfer_figures_draw_chance_and_bag_of_words_lines(tmp_path, fake):
+    for alpha in (0.1, 1.0):
+        for seed in (0, 1):
+            k = fake.knobs(alpha=alpha, seed=seed)
+            rec = fake.result("t", f"alpha={alpha},seed={seed}", k)
+            for lang, m in rec["languages"].items():
+                m.update(transfer_acc=0.6 + 0.1 * (lang == "sw"), transfer_bow_acc=0.3, transfer_chance=1 / 6)
+            rec["groups"] = {g: {**v, "transfer_acc": 0.6, "transfer_bow_acc": 0.3, "transfer_chance": 1 / 6}
+                             for g, v in rec["groups"].items()}
+            fake.write_run(tmp_path, "t", f"alpha={alpha},seed={seed}", rec)
+    df, _ = collect_runs(tmp_path)
+    fig = fig_alpha(df, "transfer_acc")
+    ax = fig.axes[0]
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert any(lab.startswith("chance") for lab in labels)
+    bow = [line for line in ax.get_lines() if line.get_label().startswith("bag-of-words")]
+    assert len(bow) == 2 and all(np.allclose(line.get_ydata(), 0.3) for line in bow)
+    chance = next(line for line in ax.get_lines() if line.get_label().startswith("chance"))
+    assert np.allclose(chance.get_ydata(), 1 / 6)
+    legend = fig.legends[0]
+    assert "n = 2 seeds" in legend.get_title().get_text()
+    # other metrics get no reference lines
+    assert not any(line.get_label().startswith(("chance", "bag")) for line in fig_alpha(df, "mlm_bpc").axes[0].get_lines())
