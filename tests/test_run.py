@@ -31,7 +31,8 @@ def cache(tmp_path_factory):
 @pytest.fixture(scope="module")
 def finished(cache, tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("runs") / "uninterrupted"
-    cfg = tiny_cfg(cache, "trainer.micro_batch_size=16", "logger=wandb", "trainer.val_every_steps=6")
+    cfg = tiny_cfg(cache, "trainer.micro_batch_size=16", "logger=wandb", "trainer.val_every_steps=6",
+                   "trainer.log_every_steps=2")
     return cfg, run_dir, run(cfg, run_dir, "test", "uninterrupted")
 
 
@@ -61,6 +62,8 @@ def test_tiny_run_writes_a_complete_run_directory(finished):
 def test_training_reduces_the_loss(finished):
     _, run_dir, result = finished
     losses = [float(r["value"]) for r in csv.DictReader(open(run_dir / "metrics.csv")) if r["name"] == "train/loss"]
+    assert len(losses) == 6  # logged every 2 of 12 steps
+    assert sum(losses[-2:]) / 2 < sum(losses[:2]) / 2 - 0.3, losses  # nats/token
     assert result["groups"]["all"]["mlm_loss"] < 6.4  # ln(602) = 6.40: better than uniform guessing
 
 
@@ -71,10 +74,12 @@ def test_resume_after_a_crash_ends_exactly_like_an_uninterrupted_run(finished, c
         run(cfg, run_dir, "test", "interrupted", callbacks=[CrashAt(7)])
     crashed = read_result(run_dir)
     assert crashed["status"] == "failed" and "simulated crash" in crashed["error"]
+    wandb_id = (run_dir / "wandb_id.txt").read_text()
     resumed = run(cfg, run_dir, "test", "interrupted")
     assert resumed["resumed"] and resumed["status"] == "done" and resumed["steps"] == 12
     assert resumed["languages"] == reference["languages"]  # bit-for-bit: same batches, masks, dropout
-    assert (run_dir / "wandb_id.txt").read_text() == (run_dir / "wandb_id.txt").read_text()
+    assert (run_dir / "wandb_id.txt").read_text() == wandb_id  # one W&B run across the two processes
+    assert len(list((run_dir / "wandb").glob(f"offline-run-*-{wandb_id}"))) == 2
     steps = [int(r["step"]) for r in csv.DictReader(open(run_dir / "metrics.csv")) if r["name"] == "train/loss"]
     assert steps == sorted(steps) and len(steps) == len(set(steps))  # no duplicated rows from the crashed part
 
@@ -240,3 +245,14 @@ def test_default_run_transfers_above_chance_and_above_bag_of_words(tmp_path):
     assert mean > bow, (accs, transfer["bow_baseline_acc"])
     assert result["languages"]["fr"]["transfer_bow_acc"] == transfer["bow_baseline_acc"]["fr"]
     assert result["languages"]["fr"]["transfer_chance"] == pytest.approx(1 / 6)
+
+
+def test_plan_counts_a_monolingual_baseline_at_its_matched_budget(tmp_path):
+    from xlmr.data.pipeline import sampling_shares
+    from xlmr.plan import plan_row
+
+    multi = plan_row(tiny_cfg(tmp_path, "langs=[en,fr,sw]", "train.max_steps=40"), tmp_path / "m")
+    cfg = tiny_cfg(tmp_path, "langs=[en,fr,sw]", "train.max_steps=40", "monolingual=sw")
+    mono = plan_row(cfg, tmp_path / "s")
+    q_sw = sampling_shares(cfg)["sw"]
+    assert 0 < q_sw < 1 and mono["tokens"] == round(40 * q_sw) * 1024 and multi["tokens"] == 40 * 1024

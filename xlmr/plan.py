@@ -21,11 +21,16 @@ def run_status(run_dir: Path) -> str:
 
 
 def plan_row(cfg: Any, run_dir: Path) -> dict[str, Any]:
-    from xlmr.data.pipeline import data_status
+    from xlmr.data.pipeline import data_status, sampling_shares
+    from xlmr.data.sampling import matched_steps
 
     m, t = cfg.model, cfg.train
     vocab = int(cfg.vocab_size) + 2
-    tokens = int(t.max_steps) * int(t.batch_tokens)
+    steps = int(t.max_steps)
+    if cfg.monolingual is not None:  # max_steps × q_lang; the multilingual budget when q is not known yet
+        shares = sampling_shares(cfg)
+        steps = matched_steps(steps, shares[cfg.monolingual]) if shares else steps
+    tokens = steps * int(t.batch_tokens)
     flops = flops_per_token(m.layers, m.hidden, m.ffn, vocab, t.seq_len, t.mask_prob) * tokens
     return {"run": run_dir.name, "run_dir": str(run_dir), "status": run_status(run_dir),
             "params": approx_params(m.layers, m.hidden, m.ffn, vocab),

@@ -128,3 +128,21 @@ def data_status(cfg: Any) -> dict[str, str]:
     status["shards"] = ("cached" if is_built(cache_dir, "shards", _shards_spec(cfg, artifact_key(tok_spec), texts))
                         else "to build")
     return status
+
+
+def sampling_shares(cfg: Any) -> dict[str, float] | None:
+    """q per language from counts known without reading text (for plans): the synthetic corpus's sizes
+    (a function of its config), or the manifests of cached corpora; None when the text must be read."""
+    langs = lang_codes(cfg)
+    if cfg.corpus.name == "synthetic":
+        from .synthetic import sentence_counts
+
+        counts = sentence_counts(cfg.corpus, langs)
+    else:
+        cache_dir = Path(cfg.paths.cache_dir)
+        source = corpus_source(cfg.corpus)
+        if not all(source.cached(langs, cache_dir).values()):
+            return None
+        texts = source.prepare(langs, cache_dir)  # all cached: reads manifests only
+        counts = {lang: texts[lang].sentences for lang in langs}
+    return dict(zip(langs, sampling_probs(np.array([counts[lang] for lang in langs]), float(cfg.alpha)).tolist()))
