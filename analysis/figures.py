@@ -73,7 +73,8 @@ def metric_label(metric: str) -> str:
     """Axis label with units and the direction of better, e.g. 'held-out MLM loss (bits/char), lower is better'."""
     label = METRIC_LABELS.get(metric, metric)
     better = lower_is_better(metric)
-    return label if better is None else f"{label}, {'lower' if better else 'higher'} is better"
+    # two lines: the quantity, then its direction (one line is clipped at the figure's height)
+    return label if better is None else f"{label}\n{'lower' if better else 'higher'} is better"
 
 
 def available_metrics(df: pd.DataFrame) -> list[str]:

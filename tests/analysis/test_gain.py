@@ -100,3 +100,15 @@ def test_transfer_figures_draw_chance_and_bag_of_words_lines(tmp_path, fake):
     assert "n = 2 seeds" in legend.get_title().get_text()
     # other metrics get no reference lines
     assert not any(line.get_label().startswith(("chance", "bag")) for line in fig_alpha(df, "mlm_bpc").axes[0].get_lines())
+
+
+def test_axis_labels_fit_inside_the_figure(gain_root):
+    df, _ = collect_runs(gain_root)
+    for fig in (fig_langs(df, "mlm_bpc"), fig_gain(df, "mlm_bpc")):
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        width, height = fig.bbox.width, fig.bbox.height
+        for ax in fig.axes:
+            for label in (ax.yaxis.label, ax.xaxis.label, ax.title):
+                box = label.get_window_extent(renderer)
+                assert box.x0 >= 0 and box.y0 >= 0 and box.x1 <= width and box.y1 <= height, label.get_text()
