@@ -781,25 +781,13 @@ def _code_switch(key: tuple, code: str) -> Optional[_CodeSwitch]:
         return None
     lang, en = _language(key, code), _language(key, CONTACT_LANGUAGE)
     content = lang.content_slots()
+    # The content sections come first in every form table, with sizes set by the config: index i is the
+    # same concept and inflection slot in both languages.
+    assert (lang.o_noun, lang.o_place) == (en.o_noun, en.o_place)
     forms = lang.forms.copy()
-    for start, end in _runs(content):  # same section layout: lang index i ↔ English index i - o + o_en
-        offset = _section_offset(en, lang, start)
-        eng = en.forms[start + offset: end + offset]
-        forms[start:end] = eng  # with its leading space, in unspaced scripts too ("中文 English"), as on the web
+    slots = np.flatnonzero(content)
+    forms[slots] = en.forms[slots]  # with its leading space, in unspaced scripts too ("中文 English"), as on the web
     return _CodeSwitch(cfg.p_code_switch, forms, content)
-
-
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """[start, end) of each run of True in mask."""
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
-    return list(zip(edges[::2].tolist(), edges[1::2].tolist()))
-
-
-def _section_offset(to: "_Language", frm: "_Language", start: int) -> int:
-    for name in ("o_noun", "o_verb", "o_adj", "o_place"):
-        if getattr(frm, name) == start:
-            return getattr(to, name) - start
-    raise ValueError(f"no section starts at {start}")  # pragma: no cover - sections are contiguous runs
 
 
 def _capitalize(s: str) -> str:
