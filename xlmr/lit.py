@@ -91,7 +91,7 @@ class MLMModule(pl.LightningModule):
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
         # Clipping here rather than through Trainer(gradient_clip_val): Lightning refuses that with a fused
         # optimizer under bf16-mixed, though bf16 has no loss scaler to undo. Gradients are already
-        # accumulated (and all-reduced under DDP) at this point; the norm stays on the device (no sync).
+        # accumulated (and all-reduced under DDP) at this point; the norm is logged as a tensor (no sync here).
         if self.optim.clip_grad_norm > 0:
             norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.optim.clip_grad_norm)
             self.log("train/grad_norm", norm)

@@ -57,8 +57,8 @@ def resolve_precision(precision: str, accelerator: str) -> str:
 
 
 def cpu_has_native_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool:
-    """True where the CPU computes bf16 in hardware (AVX-512 BF16 or AMX): bf16 matmuls then run ~2.5×
-    fp32 (benchmarks/RESULTS.md); elsewhere bf16 is emulated and slower than fp32."""
+    """True where the CPU computes bf16 in hardware (AVX-512 BF16 or AMX). There a model=tiny training step
+    ran 1.3–1.75× faster in bf16-mixed than in fp32 (2 cores, 2026-11-25); elsewhere bf16 is emulated."""
     try:
         flags = Path(cpuinfo).read_text(errors="replace").split()
     except OSError:
