@@ -252,11 +252,15 @@ def _group_lines(ax: Any, stats: pd.DataFrame, x: str, groups: Sequence[str],
                             + (f" [{cond}]" if cond else ""))
 
 
-def _transfer_references(ax: Any, df: pd.DataFrame, metric: str, x: str, groups: Sequence[str]) -> pd.DataFrame | None:
+def _transfer_references(ax: Any, df: pd.DataFrame, plotted: pd.DataFrame, metric: str, x: str,
+                         groups: Sequence[str]) -> pd.DataFrame | None:
     """For transfer accuracy: the chance level (a grey line) and, per group, the bag-of-words baseline's
-    seed means (returned for _group_lines). None for other metrics or tables without them."""
+    seed means over the runs of `plotted` (returned for _group_lines). None for other metrics or tables
+    without them."""
     if metric != "transfer_acc":
         return None
+    df = _done(df)
+    df = df[df["run_dir"].isin(plotted["run_dir"])]
     chance = df[(df["metric"] == "transfer_chance") & df["value"].notna()]["value"]
     if len(chance):
         ax.axhline(float(chance.mean()), color="gray", linestyle="--", linewidth=1,
@@ -280,8 +284,7 @@ def fig_langs(df: pd.DataFrame, metric: str) -> Figure:
     for ax, (hidden, part) in zip(axes, panels):
         stats = seed_stats(part, metric, "num_langs", by=["lang"])
         all_stats.append(stats)
-        refs = _transfer_references(ax, _done(df)[lambda d: d["run_dir"].isin(part["run_dir"])], metric,
-                                    "num_langs", GROUPS)
+        refs = _transfer_references(ax, df, part, metric, "num_langs", GROUPS)
         _group_lines(ax, stats, "num_langs", GROUPS, refs)
         ax.set_xscale("log")
         _set_ticks(ax, langs)
@@ -358,8 +361,7 @@ def fig_alpha(df: pd.DataFrame, metric: str) -> Figure:
     fig, axes = _new_figure(1)
     ax = axes[0]
     stats = seed_stats(sel, metric, "alpha", by=["lang"])
-    refs = _transfer_references(ax, _done(df)[lambda d: d["run_dir"].isin(sel["run_dir"])], metric, "alpha",
-                                ("high", "low"))
+    refs = _transfer_references(ax, df, sel, metric, "alpha", ("high", "low"))
     _group_lines(ax, stats, "alpha", ("high", "low"), refs)
     _set_ticks(ax, alphas)
     if min(alphas) <= 0.3 <= max(alphas):
