@@ -277,8 +277,8 @@ def fig_langs(df: pd.DataFrame, metric: str) -> Figure:
     Several widths in the table give one panel each (capacity fixed within a panel)."""
     sel = _group_rows(df, metric, GROUPS)
     langs = _require_varying(sel, "num_langs", "language counts")
-    widths = sorted(sel["hidden"].dropna().unique()) if "hidden" in sel.columns else []
-    panels = [(h, sel[sel["hidden"] == h]) for h in widths] if len(widths) > 1 else [(_constant(sel, "hidden"), sel)]
+    widths = sorted(sel["model.hidden"].dropna().unique()) if "model.hidden" in sel.columns else []
+    panels = [(h, sel[sel["model.hidden"] == h]) for h in widths] if len(widths) > 1 else [(_constant(sel, "model.hidden"), sel)]
     fig, axes = _new_figure(len(panels))
     all_stats = []
     for ax, (hidden, part) in zip(axes, panels):
@@ -301,14 +301,14 @@ def _diagonal(stats: pd.DataFrame) -> pd.DataFrame | None:
     """The configurations where capacity grows with the language count: the i-th smallest language count
     with the i-th smallest width (a full grid's diagonal), or the only width of each language count."""
     langs = sorted(stats["num_langs"].unique())
-    widths = sorted(stats["hidden"].unique())
-    per_lang = stats.groupby("num_langs")["hidden"].nunique()
+    widths = sorted(stats["model.hidden"].unique())
+    per_lang = stats.groupby("num_langs")["model.hidden"].nunique()
     if (per_lang == 1).all():
         return stats
     if len(langs) == len(widths):
         pairs = set(zip(langs, widths))
-        diag = stats[[(n, h) in pairs for n, h in zip(stats["num_langs"], stats["hidden"])]]
-        if len(diag.drop_duplicates(["num_langs", "hidden"])) == len(pairs):
+        diag = stats[[(n, h) in pairs for n, h in zip(stats["num_langs"], stats["model.hidden"])]]
+        if len(diag.drop_duplicates(["num_langs", "model.hidden"])) == len(pairs):
             return diag
     return None
 
@@ -319,20 +319,20 @@ def fig_langs_capacity(df: pd.DataFrame, metric: str) -> Figure:
     dashed lines hold the width fixed, the solid line grows it with the language count."""
     sel = _group_rows(df, metric, GROUPS)
     langs = _require_varying(sel, "num_langs", "language counts")
-    widths = _require_varying(sel, "hidden", "capacities (hidden sizes)")
+    widths = _require_varying(sel, "model.hidden", "capacities (hidden sizes)")
     groups = [g for g in GROUPS if g in set(sel["lang"])]
     fig, axes = _new_figure(len(groups))
     cmap = {h: f"C{i % 10}" for i, h in enumerate(widths)}
     all_stats = []
     grown_any = False
     for ax, group in zip(axes, groups):
-        stats = seed_stats(sel[sel["lang"] == group], metric, "num_langs", by=["hidden"])
+        stats = seed_stats(sel[sel["lang"] == group], metric, "num_langs", by=["model.hidden"])
         all_stats.append(stats)
         for i, cond in enumerate(dict.fromkeys(stats["condition"])):
             part = stats[stats["condition"] == cond]
             suffix = f" [{cond}]" if cond else ""
             for h in widths:
-                line = part[part["hidden"] == h]
+                line = part[part["model.hidden"] == h]
                 if len(line):
                     _draw(ax, line, "num_langs", f"fixed H={h}{suffix}",
                           {"color": cmap[h], "marker": "o", "alpha": 0.75}, "--")
@@ -342,7 +342,7 @@ def fig_langs_capacity(df: pd.DataFrame, metric: str) -> Figure:
                 _draw(ax, diag, "num_langs", f"capacity grown with languages{suffix}",
                       {"color": "black", "marker": "D", "linewidth": 2.2}, LINESTYLES[i % len(LINESTYLES)])
             for _, r in part.iterrows():
-                ax.annotate(f"H={r['hidden']}", (float(r["num_langs"]), float(r["mean"])), textcoords="offset points",
+                ax.annotate(f"H={r['model.hidden']}", (float(r["num_langs"]), float(r["mean"])), textcoords="offset points",
                             xytext=(4, 4), fontsize="x-small")
         ax.set_xscale("log")
         _set_ticks(ax, langs)
@@ -378,7 +378,7 @@ def fig_vocab(df: pd.DataFrame, metric: str) -> Figure:
     fixed capacity, otherwise capacity grows with the vocabulary (the embedding is V × H)."""
     sel = _group_rows(df, metric, ("all",))
     vocabs = _require_varying(sel, "vocab_size", "vocabulary sizes")
-    by = ["hidden"] if "hidden" in sel.columns else []
+    by = ["model.hidden"] if "model.hidden" in sel.columns else []
     stats = seed_stats(sel, metric, "vocab_size", by=by)
     fig, axes = _new_figure(2)
     keys = [*by, "condition"]
@@ -412,17 +412,17 @@ def fig_vocab(df: pd.DataFrame, metric: str) -> Figure:
 def fig_batch(df: pd.DataFrame, metric: str) -> Figure:
     """Fig. 7: metric vs batch size in tokens per update (log₂ x); high, low, all."""
     sel = _group_rows(df, metric, GROUPS)
-    batches = _require_varying(sel, "batch_tokens", "batch sizes")
+    batches = _require_varying(sel, "train.batch_tokens", "batch sizes")
     fig, axes = _new_figure(1)
     ax = axes[0]
-    stats = seed_stats(sel, metric, "batch_tokens", by=["lang"])
-    _group_lines(ax, stats, "batch_tokens", GROUPS)
+    stats = seed_stats(sel, metric, "train.batch_tokens", by=["lang"])
+    _group_lines(ax, stats, "train.batch_tokens", GROUPS)
     ax.set_xscale("log", base=2)
     seq_len = _constant(sel, "seq_len")
     labels = [_human(b) + (f"\n({int(b) // int(seq_len)} seq)" if seq_len and int(b) % int(seq_len) == 0 else "")
               for b in batches]
     _set_ticks(ax, batches, labels)
-    steps = _constant(sel, "max_steps")
+    steps = _constant(sel, "train.max_steps")
     budget = f"at a fixed {int(steps):,} updates" if steps is not None else "(the update budget varies too)"
     return _finish(fig, axes, f"Fig. 7: do larger batches help, {budget}?",
                    "batch size (tokens per update, log scale)"

@@ -27,7 +27,7 @@ from analysis.collect import RunRecordError, Skipped, record_rows, rows_to_table
 
 SUMMARY_PREFIX = "final"
 TOKENS_SEEN_KEY = "final/tokens_seen"
-STEP_KEY = "trainer/global_step"  # fallback for tokens_seen: steps × knobs.batch_tokens
+STEP_KEY = "trainer/global_step"  # fallback for tokens_seen: steps × knobs["train.batch_tokens"]
 
 
 def _as_dict(obj: Any) -> dict[str, Any]:
@@ -84,8 +84,8 @@ def run_record(run: Any) -> dict[str, Any]:
     knobs = _section(config, "knobs")
     tokens_seen = summary.get(TOKENS_SEEN_KEY)
     if tokens_seen is None and isinstance(knobs, Mapping) and summary.get(STEP_KEY) is not None \
-            and isinstance(knobs.get("batch_tokens"), (int, float)):
-        tokens_seen = summary[STEP_KEY] * knobs["batch_tokens"]  # derived: optimizer steps × tokens per step
+            and isinstance(knobs.get("train.batch_tokens"), (int, float)):
+        tokens_seen = summary[STEP_KEY] * knobs["train.batch_tokens"]  # derived: optimizer steps × tokens per step
     record: dict[str, Any] = {
         "status": "done" if state == "finished" else state,
         "error": None,

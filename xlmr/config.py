@@ -1,8 +1,9 @@
 """Typed config schemas (registered in Hydra's ConfigStore) and the validation of a composed config.
 
-Science knobs (they define a result and are the results table's columns): model, langs, corpus,
-alpha, vocab_size, seed, train (the budget), tokenizer. Implementation knobs (never columns, never
-cache keys): trainer, logger, paths. Every group's YAML in conf/ starts from one of these schemas,
+What defines a result is derived, never listed: every key of the composed config is a *knob* (a run
+directory name part, a result.json knob, a results-table column, W&B config) unless it is marked as
+implementation: the top-level keys in IMPLEMENTATION_KEYS (trainer, logger, paths, …) and any schema
+field declared with `implementation()`. Every group's YAML in conf/ starts from one of these schemas,
 so an unknown key or a wrong type is refused by OmegaConf before anything runs; `validate()` then checks
 what types cannot (ranges, divisibility, language codes, files) and raises a one-line ConfigError.
 """
@@ -10,7 +11,9 @@ what types cannot (ranges, divisibility, language codes, files) and raises a one
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+import typing
+from dataclasses import dataclass, field, fields, is_dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any, Optional
 
@@ -23,6 +26,15 @@ from xlmr.eval.config import EvalConfig
 # Overrides of these keys (and of their children) do not name a run directory: they change how a run
 # is executed, not what it computes.
 IMPLEMENTATION_KEYS = ("trainer", "logger", "paths", "hydra", "sweep", "name", "force", "plan_only", "prepare_only")
+_IMPLEMENTATION = "implementation"
+
+
+def implementation(*args: Any, **kwargs: Any) -> Any:
+    """A schema field that changes how a run executes, not what it computes: never a knob.
+    `implementation(True)`, `implementation(default_factory=list)`."""
+    if args:
+        kwargs["default"] = args[0]
+    return field(metadata={_IMPLEMENTATION: True}, **kwargs)
 
 
 class ConfigError(ValueError):
@@ -69,7 +81,8 @@ class GettextCorpus(CorpusConfig):
     """Real text from gettext catalogs (docs/gettext-corpus.md). Roots that do not exist are ignored."""
 
     name: str = "gettext"
-    locale_roots: list[str] = field(default_factory=lambda: ["/usr/share/locale", "cache/gettext-debs/root"])
+    # where catalogs are searched (a machine's layout; the corpus artifact's key holds the text's identity)
+    locale_roots: list[str] = implementation(default_factory=lambda: ["/usr/share/locale", "cache/gettext-debs/root"])
     min_chars_per_lang: int = 10_000  # a language with less clean text is an error
 
 
@@ -83,7 +96,7 @@ class HFCorpus(CorpusConfig):
     split: str = "train"
     text_field: str = "text"
     max_sentences: int = 1_000_000  # per language
-    streaming: bool = True
+    streaming: bool = implementation(True)  # read the same records without downloading the whole split
     data_files_template: Optional[str] = None  # e.g. "/data/{lang}.jsonl", used with dataset=json
     sentence_split: str = "lines"  # lines (record = document) | records (record = one line of a CC-100 file)
 
@@ -201,13 +214,38 @@ def register_configs() -> None:
 CORPUS_SCHEMAS: dict[str, type] = {"cc100": CC100Corpus, "gettext": GettextCorpus, "hf": HFCorpus}
 
 
+@cache
+def implementation_paths() -> frozenset[str]:
+    """Dotted paths of the schema fields declared with `implementation()` (corpus fields of every source)."""
+    found: set[str] = set()
+
+    def walk(schema: type, prefix: str) -> None:
+        hints = typing.get_type_hints(schema)
+        for f in fields(schema):
+            if f.metadata.get(_IMPLEMENTATION):
+                found.add(prefix + f.name)
+            elif is_dataclass(hints.get(f.name)):
+                walk(hints[f.name], f"{prefix}{f.name}.")
+
+    walk(Config, "")
+    for schema in (SyntheticCorpus, *CORPUS_SCHEMAS.values()):
+        walk(schema, "corpus.")
+    return frozenset(found)
+
+
+def is_implementation(path: str) -> bool:
+    """Is this dotted config path (or an override's key, `hydra/launcher` style included) implementation?"""
+    path = path.lstrip("+~").replace("/", ".")
+    return path.split(".")[0] in IMPLEMENTATION_KEYS or any(
+        path == p or path.startswith(p + ".") for p in implementation_paths())
+
+
 def run_name(overrides: list[str]) -> str:
-    """The run directory's name: the science overrides, sorted, as `key=value,key=value`; 'default' if none.
+    """The run directory's name: the knob overrides, sorted, as `key=value,key=value`; 'default' if none.
     Hydra resolver `xlmr_run_name`, applied to `hydra.overrides.task`."""
     kept = []
     for ov in overrides:
-        key = ov.split("=", 1)[0].lstrip("+~")
-        if key.split(".")[0].split("/")[0] in IMPLEMENTATION_KEYS:
+        if is_implementation(ov.split("=", 1)[0]):
             continue
         kept.append(ov.lstrip("+~").replace("/", "_"))
     return ",".join(sorted(kept)) or "default"
@@ -325,17 +363,53 @@ def validate(cfg: DictConfig) -> None:
     corpus_source(cfg.corpus).check(codes + list(cfg.data.unseen_langs))  # names a missing/empty file
 
 
+def flat_config(cfg: DictConfig) -> dict[str, Any]:
+    """The resolved config as {dotted path: leaf value} (lists are leaves), `hydra` left out."""
+    flat: dict[str, Any] = {}
+
+    def walk(node: Any, prefix: str) -> None:
+        for key, value in node.items():
+            if isinstance(value, dict):
+                walk(value, f"{prefix}{key}.")
+            else:
+                flat[prefix + str(key)] = value
+
+    container = OmegaConf.to_container(cfg, resolve=True)
+    container.pop("hydra", None)
+    walk(container, "")
+    return flat
+
+
+# Knobs shown first (the paper's axes); the rest follow in config order.
+_HEADLINE_KNOBS = ("model", "langs", "num_langs", "alpha", "vocab_size", "corpus", "train", "seed", "monolingual")
+
+
 def science_knobs(cfg: DictConfig) -> dict[str, Any]:
-    """The flat dict of knobs that define a result: result.json's `knobs`, W&B's config, table columns."""
-    return {
-        "model": cfg.model.name, "layers": cfg.model.layers, "hidden": cfg.model.hidden,
-        "ffn": cfg.model.ffn, "heads": cfg.model.heads,
-        "langs": langs_name(cfg), "num_langs": len(lang_codes(cfg)),
-        "alpha": float(cfg.alpha), "vocab_size": int(cfg.vocab_size), "corpus": cfg.corpus.name,
-        "seed": int(cfg.seed), "train": cfg.train.name, "max_steps": int(cfg.train.max_steps),
-        "batch_tokens": int(cfg.train.batch_tokens), "seq_len": int(cfg.train.seq_len), "lr": float(cfg.train.lr),
-        "monolingual": cfg.monolingual,
-    }
+    """The flat dict of knobs that define a result: result.json's `knobs`, W&B's config, table columns.
+
+    Derived, never listed: every leaf of the config that is not implementation, named by its dotted path
+    (as in a run directory's name: `corpus.p_code_switch`), except that a group's option name is the
+    group's own key (`model.name` → `model`); plus `langs` as a name ('7', 'en+sw') and `num_langs`."""
+    knobs: dict[str, Any] = {}
+    for path, value in flat_config(cfg).items():
+        if is_implementation(path):
+            continue
+        group, _, leaf = path.partition(".")
+        knobs[group if leaf == "name" else path] = value
+    knobs.update(langs=langs_name(cfg), num_langs=len(lang_codes(cfg)))
+    first = {k: knobs[k] for k in _HEADLINE_KNOBS if k in knobs}
+    return {**first, **{k: v for k, v in knobs.items() if k not in first}}
+
+
+def section_knobs(cfg: DictConfig, section: str) -> dict[str, Any]:
+    """One section's knobs, keyed by their name in the section (cache keys of the stages that own it)."""
+    return {path.removeprefix(section + "."): value for path, value in flat_config(cfg).items()
+            if path.startswith(section + ".") and not is_implementation(path)}
+
+
+def implementation_settings(cfg: DictConfig) -> dict[str, Any]:
+    """The complement of `science_knobs`: the implementation keys' values (W&B's config marks them so)."""
+    return {path: value for path, value in flat_config(cfg).items() if is_implementation(path)}
 
 
 def conf_dir() -> Path:

@@ -18,7 +18,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from xlmr import __version__
-from xlmr.config import ConfigError, accumulation, science_knobs, validate, world_size
+from xlmr.config import ConfigError, accumulation, implementation_settings, science_knobs, validate, world_size
 
 RESULT_FILE = "result.json"
 CKPT_DIR = "checkpoints"
@@ -192,7 +192,8 @@ def _train_and_evaluate(cfg: DictConfig, run_dir: Path, sweep: str, run_name: st
     if cfg.logger.wandb and cfg.logger.mode != "disabled" and launch_rank() == 0:
         knobs = science_knobs(cfg)
         loggers.append(make_wandb_logger(run_dir, cfg.logger.project, cfg.logger.entity, cfg.logger.mode, sweep,
-                                         f"{sweep}/{run_name}", {"knobs": knobs, "params": params},
+                                         f"{sweep}/{run_name}",
+                                         {"knobs": knobs, "implementation": implementation_settings(cfg), "params": params},
                                          [f"{k}={knobs[k]}" for k in ("model", "langs", "alpha", "vocab_size", "seed")]))
         define_wandb_metrics(loggers[-1].experiment, data.eval_langs)
     checkpoint = ModelCheckpoint(dirpath=run_dir / CKPT_DIR, filename="step-{step}", every_n_train_steps=cfg.trainer.ckpt_every_steps,

@@ -67,7 +67,12 @@ def knobs(**over: Any) -> dict[str, Any]:
         k["langs"] = str(over["num_langs"])
     if "hidden" in over:
         k["model"], k["heads"], k["ffn"] = WIDTHS[over["hidden"]]
-    return k
+    return {DOTTED.get(name, name): value for name, value in k.items()}
+
+
+# result.json names a group's keys by their config path (xlmr.config.science_knobs)
+DOTTED = {name: f"model.{name}" for name in ("layers", "hidden", "ffn", "heads")} | {
+    name: f"train.{name}" for name in ("max_steps", "batch_tokens", "seq_len", "lr")}
 
 
 def noise(*parts: Any) -> float:
@@ -79,10 +84,10 @@ def languages(k: dict[str, Any]) -> dict[str, dict[str, float]]:
     out = {}
     for lang in LANGS:
         high = lang in ("en", "fr")
-        jitter = noise(k["seed"], k["num_langs"], k["hidden"], k["alpha"], k["vocab_size"], k["batch_tokens"], lang)
-        loss = (3.0 + (0.15 if high else -0.05) * math.log(k["num_langs"]) - 0.3 * (k["hidden"] == 256)
+        jitter = noise(k["seed"], k["num_langs"], k["model.hidden"], k["alpha"], k["vocab_size"], k["train.batch_tokens"], lang)
+        loss = (3.0 + (0.15 if high else -0.05) * math.log(k["num_langs"]) - 0.3 * (k["model.hidden"] == 256)
                 + (0.4 if high else -0.4) * (0.3 - k["alpha"]) + 0.05 * math.log2(8000 / k["vocab_size"])
-                - 0.1 * math.log2(k["batch_tokens"] / 4096) + jitter)
+                - 0.1 * math.log2(k["train.batch_tokens"] / 4096) + jitter)
         out[lang] = {"mlm_loss": loss, "mlm_ppl": math.exp(loss), "mlm_acc": 0.7 - 0.1 * loss,
                      "mlm_bpc": loss / math.log(2) / 3.5}
     return out
@@ -95,11 +100,11 @@ def groups(langs: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
 
 def result(sweep: str, run: str, k: dict[str, Any]) -> dict[str, Any]:
     langs = languages(k)
-    non_emb = 12 * k["layers"] * k["hidden"] ** 2
-    emb = (k["vocab_size"] + 514) * k["hidden"]
+    non_emb = 12 * k["model.layers"] * k["model.hidden"] ** 2
+    emb = (k["vocab_size"] + 514) * k["model.hidden"]
     return {"status": "done", "error": None, "sweep": sweep, "run": run, "knobs": k,
             "params": {"total": non_emb + emb, "non_embedding": non_emb, "embedding": emb},
-            "steps": k["max_steps"], "tokens_seen": k["max_steps"] * k["batch_tokens"], "wall_time_s": 12.5,
+            "steps": k["train.max_steps"], "tokens_seen": k["train.max_steps"] * k["train.batch_tokens"], "wall_time_s": 12.5,
             "train_tokens_per_s": 20000.0, "code_version": "0.1.0+gtest", "languages": langs, "groups": groups(langs)}
 
 

@@ -13,8 +13,8 @@ import pytest
 
 from analysis import collect, wandb_source
 
-KNOBS = ["model", "layers", "hidden", "ffn", "heads", "langs", "num_langs", "alpha", "vocab_size", "corpus", "seed",
-         "train", "max_steps", "batch_tokens", "seq_len", "lr"]
+KNOBS = ["model", "model.layers", "model.hidden", "model.ffn", "model.heads", "langs", "num_langs", "alpha",
+         "vocab_size", "corpus", "seed", "train", "train.max_steps", "train.batch_tokens", "train.seq_len", "train.lr"]
 
 
 @pytest.fixture(scope="module")
@@ -206,7 +206,7 @@ def test_wandb_group_filter_and_variants(fake):
     df, skipped = wandb_source.collect_wandb_with_skipped("p", None, "fig5_alpha", api=api, warn=False)
     assert api.calls == [("p", {"group": "fig5_alpha"})]
     assert set(df["sweep"]) == {"fig5_alpha"} and set(df["run"]) == {"alpha=0.3,seed=0"}
-    assert (df["tokens_seen"] == 400 * rec["knobs"]["batch_tokens"]).all()
+    assert (df["tokens_seen"] == 400 * rec["knobs"]["train.batch_tokens"]).all()
     assert (df["alpha"] == 0.3).all() and len(df) == fake.ROWS_PER_RUN
     assert len(skipped) == 1 and "languages" in skipped[0].reason
     assert wandb_source.collect_wandb("p", group="fig2_langs", api=api)["sweep"].unique().tolist() == ["fig2_langs"]

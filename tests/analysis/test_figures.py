@@ -73,7 +73,7 @@ def test_fig_langs_panels_per_capacity(tables, fake):
     lines = figures.errorbar_values(fig)
     assert len(lines) == 2 * 3
     d = next(x for x in lines if x["axes_title"].endswith("H=256") and x["label"].startswith("low"))
-    mean, std, _ = seed_std_by_hand(fake, "fig4_capacity", "low", "mlm_loss", {"num_langs": 30, "hidden": 256})
+    mean, std, _ = seed_std_by_hand(fake, "fig4_capacity", "low", "mlm_loss", {"num_langs": 30, "model.hidden": 256})
     assert d["y"][-1] == pytest.approx(mean) and d["yerr"][-1] == pytest.approx(std)
 
 
@@ -99,7 +99,7 @@ def test_fig_vocab_lines_per_capacity(tables):
 def test_skipped_when_knob_does_not_vary(tables):
     df = tables["fig5_alpha"]
     for draw, knob in ((figures.fig_langs, "num_langs"), (figures.fig_vocab, "vocab_size"),
-                       (figures.fig_batch, "batch_tokens")):
+                       (figures.fig_batch, "train.batch_tokens")):
         with pytest.raises(figures.FigureSkipped, match=f"`{knob}` does not vary"):
             draw(df, "mlm_loss")
     with pytest.raises(figures.FigureSkipped, match="hidden"):
@@ -111,16 +111,16 @@ def test_skipped_when_knob_does_not_vary(tables):
 def test_mixed_sweeps_split_lines_not_seeds(tables):
     """A knob that varies inside one point (two sweeps in one table) splits lines instead of averaging."""
     first = tables["fig7_batch"]
-    df = pd.concat([first, first.assign(sweep="again", lr=0.001)], ignore_index=True)
-    stats = figures.seed_stats(df[df["is_group"]], "mlm_loss", "batch_tokens", by=["lang"])
+    df = pd.concat([first, first.assign(sweep="again", **{"train.lr": 0.001})], ignore_index=True)
+    stats = figures.seed_stats(df[df["is_group"]], "mlm_loss", "train.batch_tokens", by=["lang"])
     assert (stats["n"] == 2).all()
-    assert set(stats["condition"]) == {"sweep=again, lr=0.001", "sweep=fig7_batch, lr=0.002"}
+    assert set(stats["condition"]) == {"sweep=again, train.lr=0.001", "sweep=fig7_batch, train.lr=0.002"}
 
 
 def test_make_all_and_save(tables, tmp_path):
     out = figures.make_all(tables["fig4_capacity"], tmp_path)
     assert isinstance(out["fig2_langs"], Path) and isinstance(out["fig4_capacity"], Path)
-    assert "alpha" in out["fig5_alpha"] and "vocab_size" in out["fig6_vocab"] and "batch_tokens" in out["fig7_batch"]
+    assert "alpha" in out["fig5_alpha"] and "vocab_size" in out["fig6_vocab"] and "train.batch_tokens" in out["fig7_batch"]
     for name in ("fig2_langs", "fig4_capacity"):
         assert (tmp_path / f"{name}.png").stat().st_size > 20_000
         assert (tmp_path / f"{name}.pdf").stat().st_size > 5_000

@@ -6,13 +6,13 @@ holds its tokenizer's key. A sweep over model sizes or seeds therefore trains on
 
 from __future__ import annotations
 
-from xlmr.config import lang_codes
-
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from xlmr.config import lang_codes, section_knobs
 
 from .cache import Artifact, artifact_key, get_or_build, is_built
 from .corpus import LanguageText, corpus_source
@@ -53,16 +53,17 @@ class PreparedData:
 
 
 def _tokenizer_spec(cfg: Any, texts: dict[str, LanguageText]) -> dict[str, Any]:
-    t = cfg.tokenizer
+    """Every knob of the `tokenizer` section (derived: a key added there is in the cache key), the corpus
+    keys and the two top-level knobs a tokenizer depends on."""
     return {"corpus": {lang: texts[lang].key for lang in texts}, "alpha": float(cfg.alpha),
-            "vocab_size": int(cfg.vocab_size), "sample_sentences": int(t.sample_sentences),
-            "character_coverage": float(t.character_coverage), "seed": int(t.seed), "version": TOKENIZER_VERSION}
+            "vocab_size": int(cfg.vocab_size), **section_knobs(cfg, "tokenizer"), "version": TOKENIZER_VERSION}
 
 
 def _shards_spec(cfg: Any, tokenizer_key: str, texts: dict[str, LanguageText]) -> dict[str, Any]:
+    """The `data` knobs that ShardSpec (the shard builder's own config) has: a field added there is keyed."""
+    data = section_knobs(cfg, "data")
     return {"tokenizer": tokenizer_key, "corpus": {lang: texts[lang].key for lang in texts},
-            "valid_fraction": float(cfg.data.valid_fraction), "max_valid_tokens": int(cfg.data.max_valid_tokens),
-            "version": SHARDS_VERSION}
+            **{f.name: data[f.name] for f in fields(ShardSpec) if f.name in data}, "version": SHARDS_VERSION}
 
 
 def _record(art: Artifact) -> dict[str, Any]:
