@@ -256,3 +256,42 @@ def test_plan_counts_a_monolingual_baseline_at_its_matched_budget(tmp_path):
     mono = plan_row(cfg, tmp_path / "s")
     q_sw = sampling_shares(cfg)["sw"]
     assert 0 < q_sw < 1 and mono["tokens"] == round(40 * q_sw) * 1024 and multi["tokens"] == 40 * 1024
+
+
+def test_a_run_owned_by_another_process_is_skipped_not_trained(cache, tmp_path):
+    from filelock import FileLock
+
+    from xlmr.run import RUN_LOCK
+
+    run_dir = tmp_path / "held"
+    run_dir.mkdir()
+    with FileLock(run_dir / RUN_LOCK):  # another holder (a separate open file: flock refuses a second one)
+        out = run(tiny_cfg(cache, "langs=[en,sw]", "train.max_steps=4"), run_dir, "test", "held")
+    assert out["outcome"] == "busy" and not (run_dir / "result.json").exists()
+
+
+def test_two_identical_sweeps_at_once_train_each_run_exactly_once(tmp_path):
+    """Two real processes run the same sweep into one runs directory: every run is trained by one of them."""
+    import subprocess
+    import sys
+
+    from _shared import ROOT
+
+    args = [sys.executable, str(ROOT / "train.py"), "-m", *TINY, "langs=[en,sw]", "train.max_steps=6",
+            "trainer.log_every_steps=1", "seed=0,1,2", f"paths.runs_dir={tmp_path}/runs",
+            f"paths.cache_dir={tmp_path}/cache"]
+    env = {**__import__("os").environ, "HYDRA_FULL_ERROR": "0", "WANDB_SILENT": "true"}
+    procs = [subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+             for _ in range(2)]
+    outs = [p.communicate(timeout=600)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    run_dirs = [d for d in (tmp_path / "runs" / "default").iterdir() if d.is_dir() and not d.name.startswith(".")]
+    assert len(run_dirs) == 3
+    for d in run_dirs:
+        assert read_result(d)["status"] == "done"
+        steps = [int(r["step"]) for r in csv.DictReader(open(d / "metrics.csv")) if r["name"] == "train/loss"]
+        assert len(steps) == len(set(steps)) == 6, (d.name, steps)  # one row per step: one trainer
+    trained = sum(o.count("[run] model ") for o in outs)  # the line each training process prints once per run
+    assert trained == 3, outs
+    # and the other process said so, once per run: still being trained, or finished by then
+    assert sum(o.count("— skipped here") + o.count("finished already") for o in outs) == 3, outs

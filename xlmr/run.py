@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
 import time
@@ -15,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from filelock import FileLock, Timeout
 from omegaconf import DictConfig, OmegaConf
 
 from xlmr import __version__
@@ -23,6 +26,8 @@ from xlmr.config import ConfigError, accumulation, implementation_settings, scie
 RESULT_FILE = "result.json"
 CKPT_DIR = "checkpoints"
 LAST_CKPT = "last.ckpt"
+RUN_LOCK = "run.lock"
+REQUEUE_EXIT = 128 + signal.SIGUSR2  # CheckpointOnSignal's exit code: checkpointed, submitit requeues the job
 
 
 def write_json_atomic(path: Path, obj: Any) -> None:
@@ -68,7 +73,11 @@ def cpu_has_native_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool:
 
 def run(cfg: DictConfig, run_dir: Path, sweep: str, run_name: str, callbacks: Sequence[Any] = ()) -> dict[str, Any]:
     """Run one config in run_dir. Raises ConfigError for bad input before any data or training work.
-    `callbacks`: extra Lightning callbacks for the fit (e.g. a test's simulated crash)."""
+    `callbacks`: extra Lightning callbacks for the fit (e.g. a test's simulated crash).
+
+    One process at a time owns a run directory (`run.lock`, an flock: released when its holder exits or
+    dies, so a requeued Slurm job takes it over). A second process finds it held and skips the run
+    (outcome "busy"), so that two identical sweeps started at once train each run exactly once."""
     validate(cfg)
     if cfg.prepare_only:  # e.g. CPU jobs that build a sweep's data before its GPU jobs start
         from xlmr.data.pipeline import prepare_data
@@ -77,18 +86,49 @@ def run(cfg: DictConfig, run_dir: Path, sweep: str, run_name: str, callbacks: Se
         return {"outcome": "prepared", "artifacts": data.artifacts}
     run_dir = Path(run_dir)
     writer = launch_rank() == 0  # on Slurm every task runs this function; only rank 0 writes records
+    if (finished := _finished(run_dir, cfg)) is not None:
+        return finished
+    run_dir.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(run_dir / RUN_LOCK)
+    if writer:
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            holder = (read_result(run_dir) or {}).get("owner") or "another process"
+            print(f"[run] {run_dir}: being trained by {holder} — skipped here", flush=True)
+            return {"outcome": "busy", "error": f"trained by {holder}"}
+    try:
+        if (finished := _finished(run_dir, cfg)) is not None:  # the holder we waited behind finished it
+            return finished
+        return _run_owned(cfg, run_dir, sweep, run_name, callbacks, writer)
+    finally:
+        if lock.is_locked:
+            lock.release()
+
+
+def _finished(run_dir: Path, cfg: DictConfig) -> dict[str, Any] | None:
     previous = read_result(run_dir)
     if previous and previous.get("status") == "done" and not cfg.force:
         print(f"[run] {run_dir}: finished already (status done) — skipped; force=true re-runs it")
         return {**previous, "outcome": "skipped"}
-    run_dir.mkdir(parents=True, exist_ok=True)
+    return None
+
+
+def _owner() -> str:
+    job = os.environ.get("SLURM_JOB_ID")
+    return f"pid {os.getpid()} on {socket.gethostname()}" + (f", Slurm job {job}" if job else "")
+
+
+def _run_owned(cfg: DictConfig, run_dir: Path, sweep: str, run_name: str, callbacks: Sequence[Any],
+               writer: bool) -> dict[str, Any]:
+    previous = read_result(run_dir)
     last_ckpt = run_dir / CKPT_DIR / LAST_CKPT
     if cfg.force and previous and writer:
         for stale in (last_ckpt, run_dir / RESULT_FILE):
             stale.unlink(missing_ok=True)
     resuming = last_ckpt.exists()
     record: dict[str, Any] = {"status": "running", "error": None, "sweep": sweep, "run": run_name,
-                              "knobs": science_knobs(cfg), "code_version": code_version(),
+                              "knobs": science_knobs(cfg), "code_version": code_version(), "owner": _owner(),
                               "resumed": resuming, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     if writer:
         OmegaConf.save(cfg, run_dir / ".config.yaml.tmp", resolve=True)
@@ -101,19 +141,29 @@ def run(cfg: DictConfig, run_dir: Path, sweep: str, run_name: str, callbacks: Se
     except ConfigError as err:
         record.update(status="failed", error=str(err))
         raise
-    except SystemExit as err:  # preempted: checkpointed and requeued (xlmr/preemption.py)
-        record.update(status="interrupted", error=f"requeued after signal (exit {err.code})")
+    except (KeyboardInterrupt, SystemExit) as err:
+        # Lightning turns a Ctrl-C during fit into sys.exit(1) raised while handling the KeyboardInterrupt
+        by_user = isinstance(err, KeyboardInterrupt) or isinstance(err.__context__, KeyboardInterrupt)
+        requeued = isinstance(err, SystemExit) and err.code == REQUEUE_EXIT
+        record.update(status="interrupted", error="stopped by the user (Ctrl-C); re-running resumes it" if by_user
+                      else f"requeued after signal (exit {err.code})" if requeued else f"exited (code {err.code})")
+        _finish_wandb_run()
         raise
-    except BaseException as err:  # KeyboardInterrupt too: the record says what happened
+    except BaseException as err:
         record.update(status="failed", error=f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}")
-        if "wandb" in sys.modules and sys.modules["wandb"].run is not None:
-            sys.modules["wandb"].finish(exit_code=1)  # the next attempt opens its own process's run, same id
+        _finish_wandb_run()
         raise
     finally:
         record["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         if writer:
             write_json_atomic(run_dir / RESULT_FILE, record)
     return record
+
+
+def _finish_wandb_run() -> None:
+    """The next attempt opens its own process's W&B run, with the same id."""
+    if "wandb" in sys.modules and sys.modules["wandb"].run is not None:
+        sys.modules["wandb"].finish(exit_code=1)
 
 
 def launch_rank() -> int:
@@ -281,6 +331,11 @@ def run_from_hydra(cfg: DictConfig) -> dict[str, str]:
     multirun = hc.mode == RunMode.MULTIRUN
     try:
         record = run(cfg, run_dir, sweep=cfg.name, run_name=run_dir.name)
+    except (KeyboardInterrupt, SystemExit) as err:
+        if isinstance(err, KeyboardInterrupt) or isinstance(err.__context__, KeyboardInterrupt):
+            print(f"interrupted: {run_dir} (recorded; the same command resumes it)", file=sys.stderr)
+            raise SystemExit(130) from None
+        raise
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         if multirun:
@@ -294,5 +349,5 @@ def run_from_hydra(cfg: DictConfig) -> dict[str, str]:
         traceback.print_exc()
         return {"outcome": "failed", "error": f"{type(err).__name__}: {err}".splitlines()[0], "run_dir": str(run_dir)}
     # what the sweep summary shows; small, so that submitit pickles little back
-    return {"outcome": record.get("outcome", "resumed" if record.get("resumed") else "done"),
-            "run_dir": str(run_dir)}
+    outcome = record.get("outcome", "resumed" if record.get("resumed") else "done")
+    return {"outcome": outcome, "run_dir": str(run_dir), "error": record.get("error") if outcome == "busy" else None}

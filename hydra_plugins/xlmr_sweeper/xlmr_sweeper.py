@@ -26,6 +26,8 @@ from hydra.core.utils import JobStatus
 from omegaconf import DictConfig, OmegaConf
 
 log = logging.getLogger(__name__)
+# "busy": another process (a second sweep over the same runs) owns the run directory and trains it
+OK_OUTCOMES = ("done", "resumed", "skipped", "prepared", "busy")
 
 
 @dataclass
@@ -81,7 +83,7 @@ class XlmrSweeper(BasicSweeper):
         print(_summary(rows, outcomes))
         if launch_error:
             print(f"launcher error: {launch_error}", file=sys.stderr)
-        if launch_error or any(o[0] not in ("done", "resumed", "skipped", "prepared") for o in outcomes):
+        if launch_error or any(o[0] not in OK_OUTCOMES for o in outcomes):
             sys.exit(1)
         return returns
 

@@ -1,7 +1,7 @@
 """Content-addressed artifacts for the data stages ①–④ (corpus, tokenizer, shards).
 
 An artifact lives in `<cache>/<kind>/<key>/` where key = sha256(stage spec + upstream keys + stage version).
-It is built once: under an exclusive file lock (`<kind>/<key>.lock`, fcntl, so concurrent processes and
+It is built once: under an exclusive file lock (`<kind>/<key>.lock`, flock via filelock, so concurrent processes and
 Slurm jobs on a shared filesystem wait for each other), into a temp dir, then renamed into place, with a
 `manifest.json` written last inside the temp dir. A directory without the manifest never exists at the
 final path, so no reader ever sees a half-written artifact.
@@ -9,7 +9,6 @@ final path, so no reader ever sees a half-written artifact.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
@@ -21,6 +20,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from filelock import FileLock
 
 MANIFEST = "manifest.json"
 
@@ -42,13 +43,10 @@ class Artifact:
 
 @contextmanager
 def file_lock(path: Path):
+    """An exclusive lock across processes (flock: released if the holder dies), waited for."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+    with FileLock(path):
+        yield
 
 
 def artifact_path(cache_dir: Path, kind: str, spec: dict[str, Any]) -> Path:
