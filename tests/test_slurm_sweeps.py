@@ -117,3 +117,32 @@ def test_failed_run_is_reported_and_a_rerun_completes_it(slurm_cluster, tmp_path
     second = run_train(*args)  # … and re-runs the same command: only the failed run runs again
     assert second.returncode == 0, second.stdout[-3000:]
     assert "1 done" in second.stdout and "1 skipped" in second.stdout
+
+
+def test_rerun_submits_no_job_for_queued_running_or_finished_runs(slurm_cluster, tmp_path):
+    """Re-running a sweep while its jobs are queued or running submits nothing; neither does re-running it
+    after they finished. Each job runs the code snapshot taken at submission and records its version."""
+    args = sweep_args(tmp_path, "seed=0,1")
+    first = subprocess.Popen([sys.executable, str(ROOT / "train.py"), *args], cwd=ROOT, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)
+    try:
+        records = lambda: list((tmp_path / "runs" / "default").glob("*/slurm_job.json"))  # noqa: E731
+        _wait_for(lambda: len(records()) == 2, 120, "the jobs' ids in the run directories")
+        submissions = lambda: {p.name for p in (tmp_path / "runs" / "default" / ".submitit").iterdir()}  # noqa: E731
+        before = submissions()
+        second = run_train(*args)  # while the first sweep's jobs are queued or running
+        assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+        assert second.stdout.count("— not submitted again") == 2 and "2 queued" in second.stdout
+        assert submissions() == before
+        out, _ = first.communicate(timeout=600)
+    finally:
+        first.kill()
+    assert first.returncode == 0 and "2 done" in out, out[-3000:]
+    third = run_train(*args)
+    assert third.returncode == 0 and "2 skipped" in third.stdout and submissions() == before
+    for d in run_dirs(tmp_path):
+        job = json.loads((d / "slurm_job.json").read_text())
+        assert (Path(job["snapshot"]) / "xlmr" / "run.py").is_file()
+        # code_version comes from the snapshot's CODE_VERSION file only when the job imported the snapshot
+        assert read_result(d)["code_version"] == job["code_version"] == (Path(job["snapshot"]) / "CODE_VERSION").read_text().strip()
+    assert not (ROOT / "CODE_VERSION").exists()

@@ -374,9 +374,9 @@ def flat_config(cfg: DictConfig) -> dict[str, Any]:
             else:
                 flat[prefix + str(key)] = value
 
-    container = OmegaConf.to_container(cfg, resolve=True)
-    container.pop("hydra", None)
-    walk(container, "")
+    if "hydra" in cfg:  # a sweep's job config: its hydra node resolves only inside a running job
+        cfg = OmegaConf.masked_copy(cfg, [key for key in cfg if key != "hydra"])
+    walk(OmegaConf.to_container(cfg, resolve=True), "")
     return flat
 
 

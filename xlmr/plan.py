@@ -55,7 +55,9 @@ def format_plan(rows: list[dict[str, Any]], config: Any) -> str:
         lines.append(f"  {r['run']:{width}s}  {r['status']:6s}  {_si(r['params']):>7s}  {_si(r['non_embedding']):>7s}  "
                      f"{_si(r['tokens']):>7s}  {_si(r['flops']):>7s}  {r['gpu_hours']:7.3g}  {data}")
     total = sum(r["gpu_hours"] for r in rows)
-    todo = sum(r["status"] != "done" for r in rows)
+    todo = sum(r["status"] not in ("done", "queued") for r in rows)
+    queued = sum(r["status"] == "queued" for r in rows)
     lines.append(f"  total {total:.3g} GPU-hours (* at an assumed {ASSUMED_GPU_FLOPS / 1e12:.0f} TFLOP/s); "
-                 f"{todo} to run, {len(rows) - todo} finished (skipped)")
+                 f"{todo} to run, {len(rows) - todo - queued} finished (skipped)"
+                 + (f", {queued} with a Slurm job queued or running (not submitted again)" if queued else ""))
     return "\n".join(lines)

@@ -44,6 +44,10 @@ def read_result(run_dir: Path) -> dict[str, Any] | None:
 
 
 def code_version() -> str:
+    """`<version>+g<git sha>`; in a Slurm job, the version of the code snapshot it was submitted with."""
+    snapshot = Path(__file__).resolve().parent.parent / "CODE_VERSION"
+    if snapshot.is_file():
+        return snapshot.read_text().strip()
     try:
         sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
                              cwd=Path(__file__).parent).stdout.strip()

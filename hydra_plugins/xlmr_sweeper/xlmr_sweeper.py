@@ -27,7 +27,8 @@ from omegaconf import DictConfig, OmegaConf
 
 log = logging.getLogger(__name__)
 # "busy": another process (a second sweep over the same runs) owns the run directory and trains it
-OK_OUTCOMES = ("done", "resumed", "skipped", "prepared", "busy")
+# "queued": its Slurm job from an earlier submission of the sweep is still queued or running
+OK_OUTCOMES = ("done", "resumed", "skipped", "prepared", "busy", "queued")
 
 
 @dataclass
@@ -61,10 +62,21 @@ class XlmrSweeper(BasicSweeper):
                 print(f"error: run '{run_dir.name}': {err} — nothing was launched", file=sys.stderr)
                 sys.exit(2)
             rows.append(plan_row(cfg, run_dir))
+        # Nothing is launched for a finished run, nor for one whose Slurm job is still queued or running.
+        held = _not_to_launch(rows, force=bool(self.config.get("force", False)),
+                              on_slurm="slurm" in str(self.config.hydra.launcher.get("_target_", "")).lower())
+        for row in rows:
+            if held.get(row["run_dir"], ("",))[0] == "queued":
+                row["status"] = "queued"
+                print(f"  {row['run']}: {held[row['run_dir']][1]} — not submitted again")
         print(format_plan(rows, self.config))
         if self.config.get("plan_only", False):
             print("plan_only=true: nothing launched")
             return []
+
+        launch = [job for job, row in zip(jobs, rows) if row["run_dir"] not in held]
+        self.overrides = list(self.split_overrides_to_chunks(launch, self.max_batch_size)) if launch else []
+        self.batch_index = 0
 
         sweep_dir = Path(self.config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
@@ -79,13 +91,27 @@ class XlmrSweeper(BasicSweeper):
                 results = [None] * len(batch)
             initial_job_idx += len(batch)
             returns.append(results)
-        outcomes = [_outcome(r, Path(row["run_dir"])) for r, row in zip([r for rs in returns for r in rs], rows)]
+        launched = iter(r for rs in returns for r in rs)
+        outcomes = [held[row["run_dir"]] if row["run_dir"] in held else _outcome(next(launched), Path(row["run_dir"]))
+                    for row in rows]
         print(_summary(rows, outcomes))
         if launch_error:
             print(f"launcher error: {launch_error}", file=sys.stderr)
         if launch_error or any(o[0] not in OK_OUTCOMES for o in outcomes):
             sys.exit(1)
         return returns
+
+
+def _not_to_launch(rows: "list[dict[str, Any]]", force: bool, on_slurm: bool) -> "dict[str, tuple[str, str]]":
+    """{run dir: (outcome, note)} of the runs this sweep must not launch: finished ones (unless force) and,
+    on Slurm, those whose job (recorded in the run directory at submission) squeue lists as alive."""
+    held = {} if force else {row["run_dir"]: ("skipped", "") for row in rows if row["status"] == "done"}
+    if on_slurm:
+        from xlmr.slurm import active_jobs
+
+        alive = active_jobs(Path(row["run_dir"]) for row in rows if row["run_dir"] not in held)
+        held.update({str(d): ("queued", f"Slurm job {job} is {state.lower()}") for d, (job, state) in alive.items()})
+    return held
 
 
 def _outcome(result: Any, run_dir: Path) -> "tuple[str, str]":
