@@ -295,3 +295,28 @@ def test_two_identical_sweeps_at_once_train_each_run_exactly_once(tmp_path):
     assert trained == 3, outs
     # and the other process said so, once per run: still being trained, or finished by then
     assert sum(o.count("— skipped here") + o.count("finished already") for o in outs) == 3, outs
+
+
+class InterruptAt(pl.Callback):
+    """A user's Ctrl-C during training (Lightning turns it into a graceful stop and exit 1)."""
+
+    def __init__(self, step: int):
+        self.step = step
+
+    def on_train_batch_end(self, trainer, *args):
+        if trainer.global_step == self.step:
+            raise KeyboardInterrupt
+
+
+def test_a_user_interrupt_is_recorded_as_such(cache, tmp_path):
+    import signal
+
+    handler = signal.getsignal(signal.SIGINT)  # Lightning ignores further Ctrl-Cs while it shuts down
+    try:
+        with pytest.raises((KeyboardInterrupt, SystemExit)):
+            run(tiny_cfg(cache, "langs=[en,sw]", "train.max_steps=6"), tmp_path / "i", "test", "i",
+                callbacks=[InterruptAt(3)])
+    finally:
+        signal.signal(signal.SIGINT, handler)
+    record = read_result(tmp_path / "i")
+    assert record["status"] == "interrupted" and "Ctrl-C" in record["error"] and "requeue" not in record["error"]

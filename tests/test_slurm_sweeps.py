@@ -111,8 +111,9 @@ def test_failed_run_is_reported_and_a_rerun_completes_it(slurm_cluster, tmp_path
     first = run_train(*args)
     assert first.returncode == 1, first.stdout[-3000:]
     assert "1 done" in first.stdout and "1 failed" in first.stdout
-    failed = [d for d in run_dirs(tmp_path) if read_result(d)["status"] == "failed"]
-    assert len(failed) == 1 and "sw" in failed[0].name and "document" in read_result(failed[0])["error"]
+    # bad input found inside the job: one line in the summary, naming the file; no run directory left
+    assert "sw.txt: too little text: 1 document(s)" in first.stdout
+    assert [d.name for d in run_dirs(tmp_path) if "sw" in d.name] == []
     (corpus / "sw.txt").write_text(docs.title())  # the user fixes the data …
     second = run_train(*args)  # … and re-runs the same command: only the failed run runs again
     assert second.returncode == 0, second.stdout[-3000:]

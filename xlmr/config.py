@@ -22,40 +22,26 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 
 from xlmr.data.synthetic import SyntheticCorpusConfig
 from xlmr.eval.config import EvalConfig
+from xlmr.fields import IMPLEMENTATION, ConfigError, bounded, check_ranges, implementation
+
+__all__ = ["ConfigError", "Config", "validate", "science_knobs", "implementation"]
 
 # Overrides of these keys (and of their children) do not name a run directory: they change how a run
 # is executed, not what it computes.
 IMPLEMENTATION_KEYS = ("trainer", "logger", "paths", "hydra", "sweep", "name", "force", "plan_only", "prepare_only")
-_IMPLEMENTATION = "implementation"
-
-
-def implementation(*args: Any, **kwargs: Any) -> Any:
-    """A schema field that changes how a run executes, not what it computes: never a knob.
-    `implementation(True)`, `implementation(default_factory=list)`."""
-    if args:
-        kwargs["default"] = args[0]
-    return field(metadata={_IMPLEMENTATION: True}, **kwargs)
-
-
-class ConfigError(ValueError):
-    """A bad config value: str(err) is one line naming the key, the value and what is valid."""
-
-    def __init__(self, key: str, value: Any, valid: str):
-        super().__init__(f"{key}={value}: {valid}")
-        self.key = key
 
 
 # ---------------------------------------------------------------------------------------- science
 @dataclass
 class ModelConfig:
     name: str = MISSING
-    layers: int = MISSING
-    hidden: int = MISSING  # H
-    ffn: int = MISSING  # H_ff, 4H in XLM-R
-    heads: int = MISSING  # A; head size = H / A
-    max_positions: int = 512
-    dropout: float = 0.1
-    attention_dropout: float = 0.1
+    layers: int = bounded(MISSING, ge=1)
+    hidden: int = bounded(MISSING, ge=1)  # H
+    ffn: int = bounded(MISSING, ge=1)  # H_ff, 4H in XLM-R
+    heads: int = bounded(MISSING, ge=1)  # A; head size = H / A
+    max_positions: int = bounded(512, ge=8)
+    dropout: float = bounded(0.1, ge=0, lt=1)
+    attention_dropout: float = bounded(0.1, ge=0, lt=1)
 
 
 @dataclass
@@ -83,7 +69,7 @@ class GettextCorpus(CorpusConfig):
     name: str = "gettext"
     # where catalogs are searched (a machine's layout; the corpus artifact's key holds the text's identity)
     locale_roots: list[str] = implementation(default_factory=lambda: ["/usr/share/locale", "cache/gettext-debs/root"])
-    min_chars_per_lang: int = 10_000  # a language with less clean text is an error
+    min_chars_per_lang: int = bounded(10_000, ge=1)  # a language with less clean text is an error
 
 
 @dataclass
@@ -95,7 +81,7 @@ class HFCorpus(CorpusConfig):
     config_template: str = "{lang}"  # config/subset per language ("20231101.{lang}"); save_to_disk: subdirectory
     split: str = "train"
     text_field: str = "text"
-    max_sentences: int = 1_000_000  # per language
+    max_sentences: int = bounded(1_000_000, ge=1)  # per language
     streaming: bool = implementation(True)  # read the same records without downloading the whole split
     data_files_template: Optional[str] = None  # e.g. "/data/{lang}.jsonl", used with dataset=json
     sentence_split: str = "lines"  # lines (record = document) | records (record = one line of a CC-100 file)
@@ -106,33 +92,33 @@ class TrainConfig:
     """The training budget. One step = one optimizer update of `batch_tokens` tokens."""
 
     name: str = MISSING
-    max_steps: int = MISSING
-    batch_tokens: int = MISSING  # tokens per update, over all devices and accumulation steps
-    seq_len: int = 128  # tokens per sequence, <s> and </s> included
-    lr: float = MISSING  # peak learning rate
-    warmup_steps: int = MISSING  # linear warmup, then linear decay to 0 at max_steps
-    weight_decay: float = 0.01
-    adam_beta1: float = 0.9
-    adam_beta2: float = 0.98  # RoBERTa
-    adam_eps: float = 1e-6
-    clip_grad_norm: float = 1.0  # 0 = off
-    mask_prob: float = 0.15
-    mask_token_prob: float = 0.8
-    random_token_prob: float = 0.1
+    max_steps: int = bounded(MISSING, ge=1)
+    batch_tokens: int = bounded(MISSING, ge=1)  # tokens per update, over all devices and accumulation steps
+    seq_len: int = bounded(128, ge=8)  # tokens per sequence, <s> and </s> included
+    lr: float = bounded(MISSING, gt=0)  # peak learning rate
+    warmup_steps: int = bounded(MISSING, ge=0)  # linear warmup, then linear decay to 0 at max_steps
+    weight_decay: float = bounded(0.01, ge=0)
+    adam_beta1: float = bounded(0.9, ge=0, lt=1)
+    adam_beta2: float = bounded(0.98, ge=0, lt=1)  # RoBERTa
+    adam_eps: float = bounded(1e-6, gt=0)
+    clip_grad_norm: float = bounded(1.0, ge=0)  # 0 = off
+    mask_prob: float = bounded(0.15, gt=0, lt=1)
+    mask_token_prob: float = bounded(0.8, ge=0, le=1)
+    random_token_prob: float = bounded(0.1, ge=0, le=1)
 
 
 @dataclass
 class TokenizerConfig:
-    sample_sentences: int = 200_000  # α-sampled sentences SentencePiece is trained on
-    character_coverage: float = 0.9995
+    sample_sentences: int = bounded(200_000, ge=100)  # α-sampled sentences SentencePiece is trained on
+    character_coverage: float = bounded(0.9995, gt=0, le=1)
     seed: int = 0  # not the run seed: runs that differ only in seed share one tokenizer
 
 
 @dataclass
 class DataConfig:
-    valid_fraction: float = 0.05  # share of documents held out per language …
-    max_valid_tokens: int = 50_000  # … up to this many tokens
-    eval_sequences: int = 128  # held-out sequences scored per language
+    valid_fraction: float = bounded(0.05, gt=0, lt=1)  # share of documents held out per language …
+    max_valid_tokens: int = bounded(50_000, ge=1)  # … up to this many tokens
+    eval_sequences: int = bounded(128, ge=1)  # held-out sequences scored per language
     # languages scored by held-out MLM although absent from pretraining (the paper's "unseen" case);
     # they are tokenized with the run's tokenizer and are not part of the groups
     unseen_langs: list[str] = field(default_factory=list)
@@ -142,17 +128,17 @@ class DataConfig:
 @dataclass
 class TrainerConfig:
     accelerator: str = "auto"  # auto | cpu | gpu
-    devices: int = 1  # per node
-    num_nodes: int = 1
+    devices: int = bounded(1, ge=1)  # per node
+    num_nodes: int = bounded(1, ge=1)
     strategy: str = "auto"  # auto | ddp | ddp_spawn
     precision: str = "auto"  # auto = bf16-mixed on CUDA or a CPU with native bf16, else 32-true
-    micro_batch_size: int = 32  # sequences per device per forward pass
-    eval_batch_size: int = 64
-    num_workers: int = 0  # data-loader worker processes (batches are pure functions of the index)
-    threads: int = 0  # torch intra-op threads on CPU; 0 = torch's default
-    log_every_steps: int = 10
-    val_every_steps: int = 0  # held-out evaluation during training; 0 = only at the end
-    ckpt_every_steps: int = 100
+    micro_batch_size: int = bounded(32, ge=1)  # sequences per device per forward pass
+    eval_batch_size: int = bounded(64, ge=1)
+    num_workers: int = bounded(0, ge=0)  # data-loader worker processes (batches are pure functions of the index)
+    threads: int = bounded(0, ge=0)  # torch intra-op threads on CPU; 0 = torch's default
+    log_every_steps: int = bounded(10, ge=1)
+    val_every_steps: int = bounded(0, ge=0)  # held-out evaluation during training; 0 = only at the end
+    ckpt_every_steps: int = bounded(100, ge=1)
     keep_step_checkpoints: bool = False  # keep every step-*.ckpt, not only last.ckpt
     progress_bar: bool = False
 
@@ -185,9 +171,9 @@ class Config:
     # A language set, 7 | 15 | 30 | 60 | 100 (xlmr/data/languages.py), or a list of CC-100 codes, [en,fr,sw].
     # A plain key, not a config group: Hydra cannot select a group option named "7" from the command line.
     langs: Any = 7
-    alpha: float = 0.3  # language sampling exponent: q_i ∝ p_i^alpha
-    vocab_size: int = 4000  # SentencePiece pieces; the model has vocab_size + 2 embedding rows
-    seed: int = 0
+    alpha: float = bounded(0.3, ge=0)  # language sampling exponent: q_i ∝ p_i^alpha
+    vocab_size: int = bounded(4000, ge=100, lt=2**31 - 3)  # SentencePiece pieces; the model has vocab_size + 2 rows
+    seed: int = bounded(0, ge=0)
     # A monolingual baseline of this multilingual config (Chang et al. 2023): train only this language, on
     # as many of its tokens as the multilingual run gives it (max_steps × q_lang updates, same batch and
     # tokenizer). null = the multilingual run itself. analysis: gain = monolingual − multilingual bits/char.
@@ -222,7 +208,7 @@ def implementation_paths() -> frozenset[str]:
     def walk(schema: type, prefix: str) -> None:
         hints = typing.get_type_hints(schema)
         for f in fields(schema):
-            if f.metadata.get(_IMPLEMENTATION):
+            if f.metadata.get(IMPLEMENTATION):
                 found.add(prefix + f.name)
             elif is_dataclass(hints.get(f.name)):
                 walk(hints[f.name], f"{prefix}{f.name}.")
@@ -303,6 +289,10 @@ def langs_name(cfg: DictConfig) -> str:
 
 def validate(cfg: DictConfig) -> None:
     """Raise ConfigError for the first bad value. Cheap: touches no data (only stats a corpus path)."""
+    cfg = without_hydra(cfg)
+    missing = sorted(OmegaConf.missing_keys(cfg))
+    if missing:
+        raise ConfigError(missing[0], "???", f"required, no default: give it, e.g. `{missing[0]}=…` on the command line")
     m = cfg.model
     for key in ("layers", "hidden", "ffn", "heads"):
         if m[key] <= 0:
@@ -358,9 +348,25 @@ def validate(cfg: DictConfig) -> None:
     if not 0 < cfg.data.valid_fraction < 1:
         raise ConfigError("data.valid_fraction", cfg.data.valid_fraction, "must be in (0, 1)")
 
+    # every bounded field of every group (xlmr.fields.bounded), the chosen corpus's schema included
+    check_ranges(Config, cfg)
+    corpus_schema = {"synthetic": SyntheticCorpus, **CORPUS_SCHEMAS}.get(cfg.corpus.name)
+    if corpus_schema is not None:
+        check_ranges(corpus_schema, cfg.corpus, "corpus.")
+    if cfg.corpus.name == "synthetic":
+        from xlmr.data.synthetic import check_config
+
+        check_config(cfg.corpus)  # the generator's own rules across fields (n_nouns >= n_topics, …)
+
     from xlmr.data.corpus import corpus_source
 
     corpus_source(cfg.corpus).check(codes + list(cfg.data.unseen_langs))  # names a missing/empty file
+
+
+def without_hydra(cfg: DictConfig) -> DictConfig:
+    """The task's config alone: a sweep job's or a callback's config has a `hydra` node that resolves only
+    inside a running job."""
+    return OmegaConf.masked_copy(cfg, [key for key in cfg if key != "hydra"]) if "hydra" in cfg else cfg
 
 
 def flat_config(cfg: DictConfig) -> dict[str, Any]:
@@ -374,9 +380,7 @@ def flat_config(cfg: DictConfig) -> dict[str, Any]:
             else:
                 flat[prefix + str(key)] = value
 
-    if "hydra" in cfg:  # a sweep's job config: its hydra node resolves only inside a running job
-        cfg = OmegaConf.masked_copy(cfg, [key for key in cfg if key != "hydra"])
-    walk(OmegaConf.to_container(cfg, resolve=True), "")
+    walk(OmegaConf.to_container(without_hydra(cfg), resolve=True), "")
     return flat
 
 

@@ -6,8 +6,10 @@ unless `force=true`; an interrupted one resumes from `checkpoints/last.ckpt`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -168,6 +170,16 @@ def _finish_wandb_run() -> None:
     """The next attempt opens its own process's W&B run, with the same id."""
     if "wandb" in sys.modules and sys.modules["wandb"].run is not None:
         sys.modules["wandb"].finish(exit_code=1)
+
+
+def discard_rejected_run(run_dir: Path) -> None:
+    """Bad input found once the run had started (a corrupt corpus file, a vocab too large for the corpus):
+    remove its directory unless it holds training state, so that nothing half-written is left behind."""
+    run_dir = Path(run_dir)
+    if run_dir.is_dir() and not (run_dir / CKPT_DIR).exists() and launch_rank() == 0:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            run_dir.parent.rmdir()  # the sweep's folder too, when this run was all it had
 
 
 def launch_rank() -> int:
@@ -342,6 +354,7 @@ def run_from_hydra(cfg: DictConfig) -> dict[str, str]:
         raise
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
+        discard_rejected_run(run_dir)
         if multirun:
             return {"outcome": "failed", "error": str(err), "run_dir": str(run_dir)}
         raise SystemExit(2) from None

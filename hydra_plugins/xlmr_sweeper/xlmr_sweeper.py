@@ -58,10 +58,10 @@ class XlmrSweeper(BasicSweeper):
             run_dir = Path(cfg.hydra.sweep.dir) / str(cfg.hydra.sweep.subdir)
             try:
                 validate(cfg)
+                rows.append(plan_row(cfg, run_dir))  # raises what an earlier build found (e.g. vocab too large)
             except ConfigError as err:
                 print(f"error: run '{run_dir.name}': {err} — nothing was launched", file=sys.stderr)
                 sys.exit(2)
-            rows.append(plan_row(cfg, run_dir))
         # Nothing is launched for a finished run, nor for one whose Slurm job is still queued or running.
         held = _not_to_launch(rows, force=bool(self.config.get("force", False)),
                               on_slurm="slurm" in str(self.config.hydra.launcher.get("_target_", "")).lower())

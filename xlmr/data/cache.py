@@ -23,7 +23,10 @@ from typing import Any
 
 from filelock import FileLock
 
+from xlmr.fields import ConfigError
+
 MANIFEST = "manifest.json"
+FAILED_SUFFIX = ".failed.json"  # beside an artifact that could not be built from bad input: the error
 
 
 def artifact_key(spec: dict[str, Any]) -> str:
@@ -75,6 +78,8 @@ def get_or_build(
     with file_lock(final.with_name(key + ".lock")):
         if (final / MANIFEST).is_file():  # built by another process while we waited
             return Artifact(kind, key, final, read_manifest(final), built_now=False)
+        if (failure := failed_before(cache_dir, kind, spec)) is not None:
+            raise failure  # bad input is deterministic: the next seed of a sweep fails at once, not after a rebuild
         tmp = final.with_name(f".{key}.tmp-{socket.gethostname()}-{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
@@ -89,7 +94,24 @@ def get_or_build(
             if final.exists():  # a stale directory without manifest (killed build from an older layout)
                 shutil.rmtree(final)
             os.rename(tmp, final)
+        except ConfigError as err:  # remembered: `failed_before` tells the next run and the sweep plan
+            shutil.rmtree(tmp, ignore_errors=True)
+            record = final.with_name(f"{key}{FAILED_SUFFIX}")
+            record.with_suffix(".tmp").write_text(json.dumps({"key": err.key, "value": err.value, "valid": err.valid},
+                                                             default=str))
+            os.replace(record.with_suffix(".tmp"), record)
+            raise
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
     return Artifact(kind, key, final, manifest, built_now=True)
+
+
+def failed_before(cache_dir: Path, kind: str, spec: dict[str, Any]) -> ConfigError | None:
+    """The bad-input error an earlier build of this artifact stopped with, if any (cheap: one stat)."""
+    record = Path(cache_dir) / kind / f"{artifact_key(spec)}{FAILED_SUFFIX}"
+    try:
+        failure = json.loads(record.read_text())
+    except (OSError, ValueError):
+        return None
+    return ConfigError(failure["key"], failure["value"], f"{failure['valid']} (found by an earlier build: {record})")

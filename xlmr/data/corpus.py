@@ -12,6 +12,7 @@ line, blank line between documents) plus its sentence count; the later stages re
 from __future__ import annotations
 
 import dataclasses
+import lzma
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,6 +122,19 @@ def cc100_file(root: Path, lang: str) -> Path | None:
     return None
 
 
+XZ_MAGIC, XZ_FOOTER_MAGIC = b"\xfd7zXZ\x00", b"YZ"
+
+
+def xz_looks_complete(path: Path) -> bool:
+    """An .xz file starts with the stream header magic and ends with the stream footer's (xz spec §2.1.2.4):
+    a cheap test that catches truncated downloads without decompressing anything."""
+    with open(path, "rb") as f:
+        head = f.read(len(XZ_MAGIC))
+        f.seek(max(0, os.path.getsize(path) - 64))
+        tail = f.read().rstrip(b"\0")  # stream padding: null bytes after the footer
+        return head == XZ_MAGIC and tail.endswith(XZ_FOOTER_MAGIC)
+
+
 class CC100Source:
     name = "cc100"
 
@@ -137,6 +151,9 @@ class CC100Source:
             raise ConfigError("corpus.path", self.root, f"no file for language '{lang}' (looked for {lang}.txt and {lang}.txt.xz)")
         if path.stat().st_size == 0:
             raise ConfigError("corpus.path", path, "empty corpus file")
+        if path.suffix == ".xz" and not xz_looks_complete(path):
+            raise ConfigError("corpus.path", path, "not a complete .xz file (truncated or not xz; `xz -t` checks "
+                              "it): download it again or decompress it to <lang>.txt")
         return path
 
     def _spec(self, path: Path) -> dict[str, Any]:
@@ -157,11 +174,16 @@ class CC100Source:
             path = self._file(lang)
 
             def build(tmp: Path, path: Path = path) -> dict[str, Any]:
-                stats = count_text(path)  # one streaming pass
-                if stats.sentences == 0:
-                    from xlmr.config import ConfigError
+                from xlmr.config import ConfigError
 
-                    raise ConfigError("corpus.path", path, "the file has no non-empty line")
+                try:
+                    stats = count_text(path)  # one streaming pass
+                except (EOFError, lzma.LZMAError, OSError) as err:  # a corrupt stream inside the file
+                    raise ConfigError("corpus.path", path, f"cannot be read ({type(err).__name__}: {err}); "
+                                      "`xz -t` checks a compressed file") from None
+                if stats.documents < 2:  # the held-out split takes whole documents (xlmr/data/shards.py)
+                    raise ConfigError("corpus.path", path, f"too little text: {stats.documents} document(s), "
+                                      "at least 2 are needed (documents are separated by blank lines)")
                 return {"stats": dataclasses.asdict(stats), "count_unit": "sentences"}
 
             art = get_or_build(cache_dir, "corpus-index", self._spec(path), build)
@@ -198,6 +220,21 @@ class GettextSource(GeneratedSource):
             have = ", ".join(sorted(self.available()))
             raise ConfigError("langs", missing[0], f"no gettext catalogs for this language here; languages with text: "
                               f"{have} (scripts/fetch-gettext.sh adds more)")
+
+    def prepare(self, codes: list[str], cache_dir: Path) -> dict[str, LanguageText]:
+        """The languages with the fewest catalog strings are built first: one with too little clean text
+        stops the run before the larger ones are built, with one line naming it."""
+        from xlmr.config import ConfigError
+
+        counts = self.available()
+        try:
+            texts = super().prepare(sorted(codes, key=lambda c: counts.get(c, 0)), cache_dir)
+        except ConfigError:
+            raise
+        except ValueError as err:  # gettext.build_gettext_corpus: a language without enough clean text
+            raise ConfigError("corpus.min_chars_per_lang", self.min_chars,
+                              str(err).splitlines()[0] + " (lower it, or leave that language out of langs)") from None
+        return {c: texts[c] for c in codes}
 
     def _spec(self, lang: str) -> dict[str, Any]:
         from .gettext import GETTEXT_CORPUS_VERSION, fingerprint

@@ -14,7 +14,7 @@ import numpy as np
 
 from xlmr.config import lang_codes, section_knobs
 
-from .cache import Artifact, artifact_key, get_or_build, is_built
+from .cache import Artifact, artifact_key, failed_before, get_or_build, is_built
 from .corpus import LanguageText, corpus_source
 from .sampling import sampling_probs
 from .shards import Shards, ShardSpec, build_shards
@@ -125,6 +125,9 @@ def data_status(cfg: Any) -> dict[str, str]:
         return status
     texts = source.prepare(langs, cache_dir)  # all cached: reads manifests only
     tok_spec = _tokenizer_spec(cfg, texts)
+    failure = failed_before(cache_dir, "tokenizer", tok_spec)
+    if failure is not None:  # e.g. a vocab too large for this corpus: the sweep stops at its plan
+        raise failure
     status["tokenizer"] = "cached" if is_built(cache_dir, "tokenizer", tok_spec) else "to build"
     status["shards"] = ("cached" if is_built(cache_dir, "shards", _shards_spec(cfg, artifact_key(tok_spec), texts))
                         else "to build")

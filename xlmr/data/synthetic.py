@@ -19,11 +19,14 @@ import dataclasses
 import hashlib
 import math
 from dataclasses import dataclass
+from types import SimpleNamespace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, NamedTuple, Optional, Sequence
 
 import numpy as np
+
+from xlmr.fields import ConfigError
 
 from .languages import cc100_stats, known_codes
 
@@ -83,9 +86,16 @@ class SyntheticCorpusConfig:
         _validate(self)
 
 
-def _validate(cfg: SyntheticCorpusConfig) -> None:
+def check_config(cfg: Any) -> None:
+    """Raise a one-line ConfigError (key `corpus.<field>`) unless `cfg` (the dataclass, the Hydra node or
+    any object with the fields) is a valid generator config."""
+    names = [f.name for f in dataclasses.fields(SyntheticCorpusConfig)]
+    _validate(SimpleNamespace(**{n: getattr(cfg, n) for n in names if hasattr(cfg, n)}))
+
+
+def _validate(cfg: Any) -> None:
     def bad(name: str, valid: str) -> None:
-        raise ValueError(f"{name}={getattr(cfg, name)!r}: {valid}")
+        raise ConfigError(f"corpus.{name}", getattr(cfg, name), valid)
 
     if cfg.n_topics < 2:
         bad("n_topics", "need at least 2 topics")
