@@ -187,8 +187,8 @@ def _error(run_dir, out_dir, **kw) -> str:
 @needs_hf
 def test_export_run_errors(tiny_model, spm_dir, tmp_path):
     out = tmp_path / "out"
-    assert "not a run directory" in _error(tmp_path / "nowhere", out)
-    assert "not a run directory" in _error(spm_dir, out)
+    assert "checkpoint not found" in _error(tmp_path / "nowhere", out)
+    assert "checkpoint not found" in _error(spm_dir, out)
 
     run = _fake_run(tmp_path, tiny_model, spm_dir, result=False)
     msg = _error(run, out)
@@ -206,7 +206,7 @@ def test_export_run_errors(tiny_model, spm_dir, tmp_path):
     (run / "checkpoints" / "last.ckpt").write_text("not a checkpoint")
     assert "not a readable Lightning checkpoint" in _error(run, tmp_path / "out2", tokenizer_dir=spm_dir)
 
-    # weights that do not fit the config's model
+    # weights that do not fit the config's model (a checkpoint from before checkpoints described themselves)
     run2 = _fake_run(tmp_path / "b", tiny_model, spm_dir)
     cfg = OmegaConf.load(run2 / "config.yaml")
     cfg.model.layers = 3

@@ -3,6 +3,7 @@
 import csv
 import json
 import re
+from pathlib import Path
 
 import pytest
 import pytorch_lightning as pl
@@ -320,3 +321,35 @@ def test_a_user_interrupt_is_recorded_as_such(cache, tmp_path):
         signal.signal(signal.SIGINT, handler)
     record = read_result(tmp_path / "i")
     assert record["status"] == "interrupted" and "Ctrl-C" in record["error"] and "requeue" not in record["error"]
+
+
+def test_the_checkpoint_describes_its_model_and_carries_its_tokenizer(finished, tmp_path):
+    """Export and resume need nothing but the checkpoint: dimensions and tokenizer travel in it."""
+    import hashlib
+    import shutil
+
+    import torch
+
+    from xlmr.export import export_run
+    from xlmr.lit import read_checkpoint_description
+    from xlmr.model import EncoderDims
+    from xlmr.run import check_resumable
+
+    cfg, run_dir, result = finished
+    checkpoint = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    saved = read_checkpoint_description(checkpoint)
+    assert (saved["dims"].layers, saved["dims"].hidden, saved["dims"].heads) == (cfg.model.layers, cfg.model.hidden,
+                                                                                  cfg.model.heads)
+    spm = Path(result["artifacts"]["tokenizer"]["path"]) / "sentencepiece.bpe.model"
+    assert saved["tokenizer"]["sha256"] == hashlib.sha256(spm.read_bytes()).hexdigest()
+    assert saved["tokenizer"]["key"] == result["artifacts"]["tokenizer"]["key"]
+    alone = tmp_path / "alone.ckpt"  # no run directory, no config.yaml, no data cache
+    shutil.copy(run_dir / "checkpoints" / "last.ckpt", alone)
+    pytest.importorskip("transformers")
+    export_run(None, tmp_path / "hf", ckpt=alone)  # checks logits and token ids against ours
+    assert (tmp_path / "hf" / "config.json").is_file()
+    wider = EncoderDims(**{**saved["dims"].__dict__, "layers": saved["dims"].layers + 1})
+    with pytest.raises(ConfigError, match="was trained with"):
+        check_resumable(saved, wider, saved["tokenizer"]["sha256"], alone)
+    with pytest.raises(ConfigError, match="tokenizer"):
+        check_resumable(saved, saved["dims"], "0" * 64, alone)

@@ -21,6 +21,7 @@ import json
 import os
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -218,33 +219,46 @@ def _tokenizer_dir(run_dir: Path) -> Path:
     return Path(path)
 
 
-def load_run_model(run_dir: Path | str, ckpt: Path | str | None = None) -> XLMRForMaskedLM:
-    """Our model with the weights of a run's checkpoint (default RUN_DIR/checkpoints/last.ckpt), in eval mode."""
-    from omegaconf import OmegaConf
-
-    run_dir = Path(run_dir)
-    if not (run_dir / CONFIG_FILE).is_file():
-        raise ExportError(f"{run_dir}: not a run directory (no {CONFIG_FILE})")
-    ckpt = Path(ckpt) if ckpt else run_dir / LAST_CKPT
-    if not ckpt.is_file():
-        raise ExportError(f"{ckpt}: checkpoint not found (has the run trained a step?)")
-    m = OmegaConf.load(run_dir / CONFIG_FILE).get("model")
-    try:
-        # the Lightning checkpoint also holds loop and callback state: not a plain tensors file
-        state = torch.load(ckpt, map_location="cpu", weights_only=False)["state_dict"]
+def _read_checkpoint(ckpt: Path) -> dict[str, Any]:
+    try:  # the Lightning checkpoint also holds loop and callback state: not a plain tensors file
+        return torch.load(ckpt, map_location="cpu", weights_only=False)
     except Exception as err:  # noqa: BLE001 — any unreadable file gets the same one-line answer
         raise ExportError(f"{ckpt}: not a readable Lightning checkpoint ({type(err).__name__}: "
                           f"{str(err).splitlines()[0] if str(err) else ''})") from None
-    state = {k[len(STATE_PREFIX):]: v for k, v in state.items() if k.startswith(STATE_PREFIX)}
-    if "encoder.tokens.weight" not in state:
-        raise ExportError(f"{ckpt}: no '{STATE_PREFIX}encoder.tokens.weight' in its state_dict")
+
+
+def _checkpoint_path(run_dir: Path | None, ckpt: Path | str | None) -> Path:
+    path = Path(ckpt) if ckpt else Path(run_dir) / LAST_CKPT
+    if not path.is_file():
+        raise ExportError(f"{path}: checkpoint not found (has the run trained a step?)")
+    return path
+
+
+def _dims_from_config(run_dir: Path | None, vocab_size: int) -> EncoderDims:
+    """Checkpoints from before they described themselves: the dimensions from the run's config.yaml."""
+    from omegaconf import OmegaConf
+
+    if run_dir is None or not (run_dir / CONFIG_FILE).is_file():
+        raise ExportError(f"the checkpoint does not describe its model and {run_dir}/{CONFIG_FILE} is missing")
+    m = OmegaConf.load(run_dir / CONFIG_FILE).get("model")
     try:
-        dims = EncoderDims(vocab_size=int(state["encoder.tokens.weight"].shape[0]), layers=int(m.layers),
-                           hidden=int(m.hidden), ffn=int(m.ffn), heads=int(m.heads),
-                           max_positions=int(m.max_positions), dropout=float(m.dropout),
+        return EncoderDims(vocab_size=vocab_size, layers=int(m.layers), hidden=int(m.hidden), ffn=int(m.ffn),
+                           heads=int(m.heads), max_positions=int(m.max_positions), dropout=float(m.dropout),
                            attention_dropout=float(m.attention_dropout))
     except Exception as err:  # noqa: BLE001
         raise ExportError(f"{run_dir / CONFIG_FILE}: bad or missing model section ({err})") from None
+
+
+def model_from_checkpoint(checkpoint: dict[str, Any], ckpt: Path, run_dir: Path | None = None) -> XLMRForMaskedLM:
+    """Our model with a checkpoint's weights, in eval mode. Its dimensions come from the checkpoint itself
+    (xlmr.lit.checkpoint_description), or, for older checkpoints, from the run's config.yaml."""
+    from xlmr.lit import read_checkpoint_description
+
+    state = {k[len(STATE_PREFIX):]: v for k, v in checkpoint.get("state_dict", {}).items() if k.startswith(STATE_PREFIX)}
+    if "encoder.tokens.weight" not in state:
+        raise ExportError(f"{ckpt}: no '{STATE_PREFIX}encoder.tokens.weight' in its state_dict")
+    described = read_checkpoint_description(checkpoint)
+    dims = described["dims"] if described else _dims_from_config(run_dir, int(state["encoder.tokens.weight"].shape[0]))
     with torch.device("meta"):
         model = XLMRForMaskedLM(dims)
     state.setdefault("lm_head.embedding.weight", state["encoder.tokens.weight"])  # the tied decoder
@@ -252,32 +266,46 @@ def load_run_model(run_dir: Path | str, ckpt: Path | str | None = None) -> XLMRF
         model.load_state_dict(state, strict=True, assign=True)
     except RuntimeError as err:
         detail = " ".join(str(err).split(":", 1)[-1].split())[:300]  # one line, after "Error(s) in loading …:"
-        raise ExportError(f"{ckpt}: weights do not fit {CONFIG_FILE}'s model ({detail})") from None
+        raise ExportError(f"{ckpt}: weights do not fit the model it describes ({detail})") from None
     model.lm_head.embedding = model.encoder.tokens  # assign=True replaced the tied Parameter: re-tie
     return model.float().eval()
 
 
-def export_run(run_dir: Path | str, out_dir: Path | str, force: bool = False, *,
-               ckpt: Path | str | None = None, tokenizer_dir: Path | str | None = None) -> Path:
-    """Export a run directory's checkpoint (default its last.ckpt) and tokenizer (default the one its
-    result.json records) to an HF XLM-R directory. Returns out_dir."""
-    _transformers()  # fail before reading a large checkpoint
+def load_run_model(run_dir: Path | str, ckpt: Path | str | None = None) -> XLMRForMaskedLM:
+    """Our model with the weights of a run's checkpoint (default RUN_DIR/checkpoints/last.ckpt), in eval mode."""
     run_dir = Path(run_dir)
-    if not (run_dir / CONFIG_FILE).is_file():
-        raise ExportError(f"{run_dir}: not a run directory (no {CONFIG_FILE})")
-    if not Path(ckpt or run_dir / LAST_CKPT).is_file():
-        raise ExportError(f"{ckpt or run_dir / LAST_CKPT}: checkpoint not found (has the run trained a step?)")
+    path = _checkpoint_path(run_dir, ckpt)
+    return model_from_checkpoint(_read_checkpoint(path), path, run_dir)
+
+
+def export_run(run_dir: Path | str | None, out_dir: Path | str, force: bool = False, *,
+               ckpt: Path | str | None = None, tokenizer_dir: Path | str | None = None) -> Path:
+    """Export a checkpoint (default RUN_DIR's last.ckpt) to an HF XLM-R directory; returns out_dir.
+
+    A checkpoint that describes itself carries its model dimensions and its SentencePiece model: it needs
+    nothing else (run_dir may be None). Older ones read the run's config.yaml and the tokenizer recorded in
+    its result.json (or `tokenizer_dir`)."""
+    _transformers()  # fail before reading a large checkpoint
+    run_dir = Path(run_dir) if run_dir is not None else None
+    path = _checkpoint_path(run_dir, ckpt)
+    checkpoint = _read_checkpoint(path)
+    model = model_from_checkpoint(checkpoint, path, run_dir)
+    carried = ((checkpoint.get("xlmr") or {}).get("tokenizer") or {}).get("spm_model")
+    if tokenizer_dir is None and carried:
+        with tempfile.TemporaryDirectory() as tmp:
+            (Path(tmp) / MODEL_FILE).write_bytes(carried)
+            return export_model(model, Path(tmp) / MODEL_FILE, out_dir, force=force)
     spm_file = Path(tokenizer_dir or _tokenizer_dir(run_dir)) / MODEL_FILE
     if not spm_file.is_file():
         raise ExportError(f"{spm_file}: tokenizer not found (was the data cache moved or cleaned?)")
-    model = load_run_model(run_dir, ckpt)
     return export_model(model, spm_file, out_dir, force=force)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m xlmr.export",
                                  description="Export a run to Hugging Face XLMRobertaForMaskedLM + XLMRobertaTokenizer.")
-    ap.add_argument("run_dir", type=Path, help="run directory (config.yaml, result.json, checkpoints/)")
+    ap.add_argument("run_dir", type=Path, help="run directory (its checkpoints/last.ckpt), or a checkpoint file: "
+                                               "checkpoints describe their model and carry their tokenizer")
     ap.add_argument("out_dir", type=Path, help="output directory for save_pretrained")
     ap.add_argument("--force", action="store_true", help="replace an existing non-empty out_dir")
     ap.add_argument("--ckpt", type=Path, help="checkpoint to export (default RUN_DIR/checkpoints/last.ckpt)")
@@ -293,7 +321,10 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         pass
     try:
-        out = export_run(args.run_dir, args.out_dir, args.force, ckpt=args.ckpt, tokenizer_dir=args.tokenizer)
+        if args.run_dir.is_file():  # a checkpoint on its own
+            out = export_run(None, args.out_dir, args.force, ckpt=args.run_dir, tokenizer_dir=args.tokenizer)
+        else:
+            out = export_run(args.run_dir, args.out_dir, args.force, ckpt=args.ckpt, tokenizer_dir=args.tokenizer)
     except ExportError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

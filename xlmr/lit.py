@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pytorch_lightning as pl
@@ -68,10 +70,27 @@ def group_metrics(per_lang: dict[str, dict[str, float]]) -> dict[str, dict[str, 
     return out
 
 
+CKPT_KEY = "xlmr"  # the checkpoint's self-description (see MLMModule.on_save_checkpoint)
+CKPT_FORMAT = 1
+
+
+def checkpoint_description(dims: EncoderDims, tokenizer: dict[str, Any]) -> dict[str, Any]:
+    """What a checkpoint says about itself: the model's dimensions and its tokenizer (artifact key, SHA-256 and
+    the SentencePiece model's bytes, small next to the weights), so that export and resume need nothing else."""
+    return {"format": CKPT_FORMAT, "dims": dataclasses.asdict(dims), "tokenizer": tokenizer}
+
+
+def read_checkpoint_description(checkpoint: dict[str, Any]) -> dict[str, Any] | None:
+    """The description `on_save_checkpoint` stored, with `dims` as EncoderDims; None for older checkpoints."""
+    desc = checkpoint.get(CKPT_KEY)
+    return None if desc is None else {**desc, "dims": EncoderDims(**desc["dims"])}
+
+
 class MLMModule(pl.LightningModule):
     def __init__(self, dims: EncoderDims, optim: OptimConfig, langs: list[str], token_chars: np.ndarray, seed: int,
-                 unseen: list[str] = ()):
+                 unseen: list[str] = (), tokenizer: dict[str, Any] | None = None):
         super().__init__()
+        self.description = checkpoint_description(dims, tokenizer or {})
         self.model = XLMRForMaskedLM(dims)
         self.optim, self.seed = optim, seed
         self.langs, self.unseen = list(langs), list(unseen)  # evaluation order: pretraining, then unseen
@@ -124,6 +143,9 @@ class MLMModule(pl.LightningModule):
         # Also as callback metrics (not to the loggers): `trainer.validate` returns them, and under
         # ddp_spawn they are what comes back to the launching process.
         self.log_dict(flat, logger=False, rank_zero_only=True)
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint[CKPT_KEY] = self.description
 
     def configure_optimizers(self):
         # RoBERTa: weight decay on matrices only, not on biases, LayerNorm or embeddings' padding-free rows.

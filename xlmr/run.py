@@ -172,6 +172,17 @@ def _finish_wandb_run() -> None:
         sys.modules["wandb"].finish(exit_code=1)
 
 
+def check_resumable(saved: dict[str, Any] | None, dims: Any, tokenizer_sha256: str, ckpt: Path) -> None:
+    """Refuse to resume a checkpoint whose model or tokenizer differ from this config's (one line)."""
+    if saved is None:  # written before checkpoints described themselves: nothing to compare
+        return
+    if saved["dims"] != dims:
+        raise ConfigError("model", f"{dims}", f"{ckpt} was trained with {saved['dims']}; force=true starts over")
+    if saved["tokenizer"].get("sha256") != tokenizer_sha256:
+        raise ConfigError("tokenizer", tokenizer_sha256[:12], f"{ckpt} was trained with tokenizer "
+                          f"{saved['tokenizer'].get('sha256', '?')[:12]}; force=true starts over")
+
+
 def discard_rejected_run(run_dir: Path) -> None:
     """Bad input found once the run had started (a corrupt corpus file, a vocab too large for the corpus):
     remove its directory unless it holds training state, so that nothing half-written is left behind."""
@@ -200,7 +211,7 @@ def _train_and_evaluate(cfg: DictConfig, run_dir: Path, sweep: str, run_name: st
     from xlmr.data.mlm import MaskingConfig
     from xlmr.data.pipeline import prepare_data
     from xlmr.data.sampling import format_tsv, matched_steps, sampling_table
-    from xlmr.lit import MLMModule, OptimConfig, parse_eval
+    from xlmr.lit import MLMModule, OptimConfig, parse_eval, read_checkpoint_description
     from xlmr.loggers import RunCSVLogger, define_wandb_metrics, log_wandb_tables, make_wandb_logger
     from xlmr.model import EncoderDims, flops_per_token
     from xlmr.preemption import CheckpointAtEnd, CheckpointOnSignal
@@ -234,7 +245,8 @@ def _train_and_evaluate(cfg: DictConfig, run_dir: Path, sweep: str, run_name: st
                         weight_decay=cfg.train.weight_decay, betas=(cfg.train.adam_beta1, cfg.train.adam_beta2),
                         eps=cfg.train.adam_eps, clip_grad_norm=cfg.train.clip_grad_norm or 0.0)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)  # model init is a function of the seed
-    module = MLMModule(dims, optim, data.langs, tok.token_chars(), cfg.seed, unseen=data.unseen)
+    module = MLMModule(dims, optim, data.langs, tok.token_chars(), cfg.seed, unseen=data.unseen,
+                       tokenizer=data.tokenizer_identity())
     params = module.model.num_params()
     accum = accumulation(cfg)
     masking = MaskingConfig(cfg.train.mask_prob, cfg.train.mask_token_prob, cfg.train.random_token_prob)
@@ -253,7 +265,11 @@ def _train_and_evaluate(cfg: DictConfig, run_dir: Path, sweep: str, run_name: st
           f"{steps:,} steps = {train_tokens:,} tokens ≈ {fpt * train_tokens:.3g} FLOPs; "
           f"precision {precision}; data ready in {t_data:.1f}s" + (f"; resuming from {ckpt}" if ckpt else ""))
 
-    resume_step = torch.load(ckpt, map_location="cpu", weights_only=False, mmap=True)["global_step"] if ckpt else None
+    resume_step = None
+    if ckpt:
+        state = torch.load(ckpt, map_location="cpu", weights_only=False, mmap=True)
+        resume_step = state["global_step"]
+        check_resumable(read_checkpoint_description(state), dims, module.description["tokenizer"]["sha256"], ckpt)
     loggers: list = [RunCSVLogger(run_dir, resume_step)]
     if cfg.logger.wandb and cfg.logger.mode != "disabled" and launch_rank() == 0:
         knobs = science_knobs(cfg)

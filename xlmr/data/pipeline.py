@@ -6,6 +6,7 @@ holds its tokenizer's key. A sweep over model sizes or seeds therefore trains on
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from .cache import Artifact, artifact_key, failed_before, get_or_build, is_built
 from .corpus import LanguageText, corpus_source
 from .sampling import sampling_probs
 from .shards import Shards, ShardSpec, build_shards
-from .tokenizer import Tokenizer, VocabTooLarge, sample_sentences, train_sentencepiece
+from .tokenizer import MODEL_FILE, Tokenizer, VocabTooLarge, sample_sentences, train_sentencepiece
 
 TOKENIZER_VERSION = 1
 SHARDS_VERSION = 1
@@ -41,6 +42,12 @@ class PreparedData:
 
     def eval_shards(self, lang: str) -> Shards:
         return self.shards if lang in self.langs else self.unseen_shards  # type: ignore[return-value]
+
+    def tokenizer_identity(self) -> dict[str, Any]:
+        """The tokenizer as a checkpoint carries it: artifact key, SHA-256 and the model file's bytes."""
+        model = (Path(self.tokenizer_dir) / MODEL_FILE).read_bytes()
+        return {"key": self.artifacts["tokenizer"]["key"], "sha256": hashlib.sha256(model).hexdigest(),
+                "spm_model": model}
 
     def tokenizer(self) -> Tokenizer:
         return Tokenizer.from_dir(self.tokenizer_dir)
