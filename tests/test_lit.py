@@ -2,7 +2,8 @@ import math
 
 import pytest
 
-from xlmr.lit import group_metrics, language_metrics, lr_factor
+from xlmr.lit import group_metrics, language_metrics
+from xlmr.optim import lr_factor
 
 
 def test_lr_schedule_warmup_then_linear_decay():

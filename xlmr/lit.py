@@ -15,25 +15,7 @@ import torch.nn.functional as F
 from xlmr.data.languages import GROUPS
 from xlmr.data.mlm import IGNORE
 from xlmr.model import EncoderDims, XLMRForMaskedLM, mlm_loss
-
-@dataclass(frozen=True)
-class OptimConfig:
-    lr: float
-    warmup_steps: int
-    max_steps: int
-    weight_decay: float = 0.01
-    betas: tuple[float, float] = (0.9, 0.98)
-    eps: float = 1e-6
-    clip_grad_norm: float = 0.0  # max global L2 norm of the gradients; 0 = no clipping
-
-
-def lr_factor(step: int, warmup_steps: int, max_steps: int) -> float:
-    """Linear warmup from 0 to 1 over warmup_steps, then linear decay to 0 at max_steps (fairseq's
-    polynomial_decay with power 1)."""
-    if step < warmup_steps:
-        return (step + 1) / warmup_steps
-    return max(0.0, (max_steps - step) / max(1, max_steps - warmup_steps))
-
+from xlmr.optim import OptimConfig, adamw_with_schedule
 
 def language_metrics(nll_sum: float, correct: float, count: float, chars: float) -> dict[str, float]:
     """From sums over one language's masked tokens: nats/token, perplexity, accuracy, bits/char."""
@@ -148,14 +130,5 @@ class MLMModule(pl.LightningModule):
         checkpoint[CKPT_KEY] = self.description
 
     def configure_optimizers(self):
-        # RoBERTa: weight decay on matrices only, not on biases, LayerNorm or embeddings' padding-free rows.
-        decay, no_decay = [], []
-        for name, p in self.model.named_parameters():
-            (no_decay if p.ndim < 2 else decay).append(p)
-        opt = torch.optim.AdamW([{"params": decay, "weight_decay": self.optim.weight_decay},
-                                 {"params": no_decay, "weight_decay": 0.0}],
-                                lr=self.optim.lr, betas=self.optim.betas, eps=self.optim.eps,
-                                fused=True)  # one kernel for all tensors: ~10× faster than the default on CPU
-        sched = torch.optim.lr_scheduler.LambdaLR(
-            opt, lambda step: lr_factor(step, self.optim.warmup_steps, self.optim.max_steps))
+        opt, sched = adamw_with_schedule(self.model, self.optim, fused=True)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}

@@ -207,11 +207,12 @@ def _train_and_evaluate(cfg: DictConfig, run_dir: Path, sweep: str, run_name: st
     import torch
     from pytorch_lightning.callbacks import ModelCheckpoint
 
-    from xlmr.data.datamodule import MLMDataModule
+    from xlmr.datamodule import MLMDataModule
     from xlmr.data.mlm import MaskingConfig
     from xlmr.data.pipeline import prepare_data
     from xlmr.data.sampling import format_tsv, matched_steps, sampling_table
-    from xlmr.lit import MLMModule, OptimConfig, parse_eval, read_checkpoint_description
+    from xlmr.lit import MLMModule, parse_eval, read_checkpoint_description
+    from xlmr.optim import OptimConfig
     from xlmr.loggers import RunCSVLogger, define_wandb_metrics, log_wandb_tables, make_wandb_logger
     from xlmr.model import EncoderDims, flops_per_token
     from xlmr.preemption import CheckpointAtEnd, CheckpointOnSignal

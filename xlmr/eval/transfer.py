@@ -41,6 +41,7 @@ from torch import nn
 from xlmr.data.tokenizer import BOS, EOS, PAD
 from xlmr.eval.config import TransferConfig  # noqa: F401  (defined torch-free, re-exported here)
 from xlmr.eval.tasks import ClassificationTask, Example
+from xlmr.optim import OptimConfig, adamw_with_schedule
 WARMUP_FRACTION = 0.1
 EVAL_BATCH_MULTIPLIER = 4  # evaluation batches are this many times the training batch (no gradients)
 
@@ -119,24 +120,6 @@ class SequenceClassifier(nn.Module):
 
     def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
         return self.head(self.encoder(input_ids))
-
-
-def _optimizer(model: nn.Module, lr: float) -> torch.optim.Optimizer:
-    decay = [p for p in model.parameters() if p.ndim >= 2]
-    no_decay = [p for p in model.parameters() if p.ndim < 2]  # biases, LayerNorm
-    return torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}],
-                             lr=lr, betas=(0.9, 0.98), eps=1e-6)
-
-
-def _lr_lambda(steps: int):
-    warmup = max(1, math.ceil(WARMUP_FRACTION * steps))
-
-    def f(step: int) -> float:  # step = updates done so far; the factor for the next update
-        if step < warmup:
-            return (step + 1) / warmup
-        return max(0.0, (steps - step) / max(1, steps - warmup))
-
-    return f
 
 
 @torch.no_grad()
@@ -223,8 +206,8 @@ def zero_shot_transfer(model: nn.Module, tokenizer: Any, task: ClassificationTas
         classifier = SequenceClassifier(copy.deepcopy(encoder), task.num_labels).to(device)
         for p in classifier.parameters():
             p.requires_grad_(True)
-        optimizer = _optimizer(classifier, float(cfg.lr))
-        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(steps))
+        optimizer, schedule = adamw_with_schedule(classifier, OptimConfig(
+            lr=float(cfg.lr), warmup_steps=max(1, math.ceil(WARMUP_FRACTION * steps)), max_steps=steps))
         classifier.train()
         order, pos = rng.permutation(n_train), 0
         for step in range(steps):

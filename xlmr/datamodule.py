@@ -14,8 +14,8 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from .mlm import MaskingConfig, eval_batches, sample_train_batch
-from .pipeline import PreparedData
+from xlmr.data.mlm import MaskingConfig, eval_batches, sample_train_batch
+from xlmr.data.pipeline import PreparedData
 
 
 def _to_torch(batch: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:

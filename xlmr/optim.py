@@ -1,0 +1,44 @@
+"""The optimizer recipe, written once, for pretraining (xlmr/lit.py) and fine-tuning (xlmr/eval/transfer.py):
+RoBERTa's AdamW, weight decay on matrices only (not on biases, LayerNorm gains), and a learning rate that
+warms up linearly from 0 to its peak, then decays linearly to 0 at the last step (fairseq's polynomial_decay,
+power 1)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    lr: float  # peak learning rate
+    warmup_steps: int
+    max_steps: int
+    weight_decay: float = 0.01
+    betas: tuple[float, float] = (0.9, 0.98)
+    eps: float = 1e-6
+    clip_grad_norm: float = 0.0  # max global L2 norm of the gradients; 0 = no clipping (applied by the caller)
+
+
+def lr_factor(step: int, warmup_steps: int, max_steps: int) -> float:
+    """The factor on the peak rate for the update after `step` updates: (step + 1) / warmup during warmup,
+    then (max_steps - step) / (max_steps - warmup), reaching 0 at max_steps."""
+    if step < warmup_steps:
+        return (step + 1) / warmup_steps
+    return max(0.0, (max_steps - step) / max(1, max_steps - warmup_steps))
+
+
+def adamw_with_schedule(model: torch.nn.Module, cfg: OptimConfig, fused: bool = False
+                        ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
+    """AdamW over the model's trainable parameters and its per-update learning-rate schedule.
+    `fused`: one kernel for all tensors (~10× faster than the default on CPU for pretraining)."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    decay = [p for p in params if p.ndim >= 2]
+    no_decay = [p for p in params if p.ndim < 2]  # biases, LayerNorm
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                                   {"params": no_decay, "weight_decay": 0.0}],
+                                  lr=cfg.lr, betas=cfg.betas, eps=cfg.eps, fused=fused)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: lr_factor(step, cfg.warmup_steps, cfg.max_steps))
+    return optimizer, schedule
