@@ -10,6 +10,7 @@ what types cannot (ranges, divisibility, language codes, files) and raises a one
 
 from __future__ import annotations
 
+import copy
 import math
 import typing
 from dataclasses import dataclass, field, fields, is_dataclass
@@ -18,9 +19,9 @@ from pathlib import Path
 from typing import Any, Optional
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf import MISSING, DictConfig, OmegaConf, open_dict
 
-from xlmr.data.synthetic import SyntheticCorpusConfig
+from xlmr.data.corpora import CORPUS_SCHEMAS, corpus_source
 from xlmr.eval.config import EvalConfig
 from xlmr.fields import IMPLEMENTATION, ConfigError, bounded, check_ranges, implementation
 
@@ -42,49 +43,6 @@ class ModelConfig:
     max_positions: int = bounded(512, ge=8)
     dropout: float = bounded(0.1, ge=0, lt=1)
     attention_dropout: float = bounded(0.1, ge=0, lt=1)
-
-
-@dataclass
-class CorpusConfig:
-    name: str = MISSING
-
-
-@dataclass
-class SyntheticCorpus(SyntheticCorpusConfig):
-    name: str = "synthetic"
-
-
-@dataclass
-class CC100Corpus(CorpusConfig):
-    """A directory in CC-100's layout: <lang>.txt or <lang>.txt.xz, documents separated by blank lines."""
-
-    name: str = "cc100"
-    path: str = MISSING
-
-
-@dataclass
-class GettextCorpus(CorpusConfig):
-    """Real text from gettext catalogs (docs/gettext-corpus.md). Roots that do not exist are ignored."""
-
-    name: str = "gettext"
-    # where catalogs are searched (a machine's layout; the corpus artifact's key holds the text's identity)
-    locale_roots: list[str] = implementation(default_factory=lambda: ["/usr/share/locale", "cache/gettext-debs/root"])
-    min_chars_per_lang: int = bounded(10_000, ge=1)  # a language with less clean text is an error
-
-
-@dataclass
-class HFCorpus(CorpusConfig):
-    """A Hugging Face `datasets` dataset streamed into CC-100's layout (docs/corpora.md); extra [hf]."""
-
-    name: str = "hf"
-    dataset: str = MISSING  # hub name/path, local dataset dir, dir of save_to_disk datasets, or builder (json, …)
-    config_template: str = "{lang}"  # config/subset per language ("20231101.{lang}"); save_to_disk: subdirectory
-    split: str = "train"
-    text_field: str = "text"
-    max_sentences: int = bounded(1_000_000, ge=1)  # per language
-    streaming: bool = implementation(True)  # read the same records without downloading the whole split
-    data_files_template: Optional[str] = None  # e.g. "/data/{lang}.jsonl", used with dataset=json
-    sentence_split: str = "lines"  # lines (record = document) | records (record = one line of a CC-100 file)
 
 
 @dataclass
@@ -160,7 +118,7 @@ class PathsConfig:
 @dataclass
 class Config:
     model: ModelConfig = MISSING
-    corpus: Any = MISSING  # a CorpusConfig subclass, typed by its group's schema
+    corpus: Any = MISSING  # the schema of its source (xlmr/data/corpora.py), typed by its group's YAML
     train: TrainConfig = MISSING
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
@@ -191,13 +149,10 @@ def register_configs() -> None:
     cs.store(group="train", name="schema", node=TrainConfig)
     cs.store(group="trainer", name="schema", node=TrainerConfig)
     cs.store(group="logger", name="schema", node=LoggerConfig)
-    cs.store(group="corpus", name="synthetic_schema", node=SyntheticCorpus)
-    for schema in CORPUS_SCHEMAS.values():
-        cs.store(group="corpus", name=f"{schema.name}_schema", node=schema)
+    for name, schema in CORPUS_SCHEMAS.items():
+        cs.store(group="corpus", name=f"{name}_schema", node=schema)
 
 
-# Corpus sources besides the embedded synthetic one register here: name → schema dataclass.
-CORPUS_SCHEMAS: dict[str, type] = {"cc100": CC100Corpus, "gettext": GettextCorpus, "hf": HFCorpus}
 
 
 @cache
@@ -214,7 +169,7 @@ def implementation_paths() -> frozenset[str]:
                 walk(hints[f.name], f"{prefix}{f.name}.")
 
     walk(Config, "")
-    for schema in (SyntheticCorpus, *CORPUS_SCHEMAS.values()):
+    for schema in CORPUS_SCHEMAS.values():
         walk(schema, "corpus.")
     return frozenset(found)
 
@@ -250,7 +205,7 @@ if not OmegaConf.has_resolver("xlmr_slurm_gpus"):
 
 # -------------------------------------------------------------------------------------- validation
 def world_size(cfg: DictConfig) -> int:
-    return int(cfg.trainer.devices) * int(cfg.trainer.num_nodes)
+    return cfg.trainer.devices * cfg.trainer.num_nodes
 
 
 def accumulation(cfg: DictConfig) -> int:
@@ -287,7 +242,7 @@ def langs_name(cfg: DictConfig) -> str:
     return "+".join(map(str, langs)) if OmegaConf.is_list(langs) or isinstance(langs, (list, tuple)) else str(langs)
 
 
-def validate(cfg: DictConfig) -> None:
+def validate(cfg: DictConfig | Config) -> None:
     """Raise ConfigError for the first bad value. Cheap: touches no data (only stats a corpus path)."""
     cfg = without_hydra(cfg)
     missing = sorted(OmegaConf.missing_keys(cfg))
@@ -350,7 +305,7 @@ def validate(cfg: DictConfig) -> None:
 
     # every bounded field of every group (xlmr.fields.bounded), the chosen corpus's schema included
     check_ranges(Config, cfg)
-    corpus_schema = {"synthetic": SyntheticCorpus, **CORPUS_SCHEMAS}.get(cfg.corpus.name)
+    corpus_schema = CORPUS_SCHEMAS.get(cfg.corpus.name)
     if corpus_schema is not None:
         check_ranges(corpus_schema, cfg.corpus, "corpus.")
     if cfg.corpus.name == "synthetic":
@@ -358,15 +313,26 @@ def validate(cfg: DictConfig) -> None:
 
         check_config(cfg.corpus)  # the generator's own rules across fields (n_nouns >= n_topics, …)
 
-    from xlmr.data.corpus import corpus_source
-
     corpus_source(cfg.corpus).check(codes + list(cfg.data.unseen_langs))  # names a missing/empty file
 
 
-def without_hydra(cfg: DictConfig) -> DictConfig:
-    """The task's config alone: a sweep job's or a callback's config has a `hydra` node that resolves only
-    inside a running job."""
-    return OmegaConf.masked_copy(cfg, [key for key in cfg if key != "hydra"]) if "hydra" in cfg else cfg
+def without_hydra(cfg: DictConfig | Config) -> DictConfig:
+    """The task's config alone, as a DictConfig: a sweep job's or a callback's config has a `hydra` node
+    that resolves only inside a running job; a typed Config becomes its DictConfig again."""
+    if not OmegaConf.is_config(cfg):
+        return OmegaConf.structured(cfg)
+    if "hydra" not in cfg:
+        return cfg
+    task = copy.copy(cfg)  # keeps the structured type (Config), which to_object needs
+    with open_dict(task):
+        del task["hydra"]
+    return task
+
+
+def typed(cfg: DictConfig | Config) -> Config:
+    """The composed config as typed objects (Config and the dataclasses it composes, the corpus as its
+    source's schema): what the library receives. The entry point converts once, after `validate`."""
+    return cfg if isinstance(cfg, Config) else OmegaConf.to_object(without_hydra(cfg))
 
 
 def flat_config(cfg: DictConfig) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from xlmr.config import Config
 from xlmr.scaling import approx_params, flops_per_token, non_embedding_params
 
 # Assumed sustained training throughput for GPU-hour estimates: 40% MFU of an H100's dense bf16 peak
@@ -20,12 +21,12 @@ def run_status(run_dir: Path) -> str:
     return "resume" if (run_dir / CKPT_DIR / LAST_CKPT).exists() else "new"
 
 
-def plan_row(cfg: Any, run_dir: Path) -> dict[str, Any]:
+def plan_row(cfg: Config, run_dir: Path) -> dict[str, Any]:
     from xlmr.data.pipeline import data_status, sampling_shares
     from xlmr.data.sampling import matched_steps
 
     m, t = cfg.model, cfg.train
-    vocab = int(cfg.vocab_size) + 2
+    vocab = cfg.vocab_size + 2
     steps = int(t.max_steps)
     if cfg.monolingual is not None:  # max_steps × q_lang; the multilingual budget when q is not known yet
         shares = sampling_shares(cfg)

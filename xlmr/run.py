@@ -23,7 +23,8 @@ from filelock import FileLock, Timeout
 from omegaconf import DictConfig, OmegaConf
 
 from xlmr import __version__
-from xlmr.config import ConfigError, accumulation, implementation_settings, science_knobs, validate, world_size
+from xlmr.config import (Config, ConfigError, accumulation, implementation_settings, science_knobs, typed, validate,
+                         world_size)
 
 RESULT_FILE = "result.json"
 CKPT_DIR = "checkpoints"
@@ -77,7 +78,7 @@ def cpu_has_native_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
-def run(cfg: DictConfig, run_dir: Path, sweep: str, run_name: str, callbacks: Sequence[Any] = ()) -> dict[str, Any]:
+def run(cfg: DictConfig | Config, run_dir: Path, sweep: str, run_name: str, callbacks: Sequence[Any] = ()) -> dict[str, Any]:
     """Run one config in run_dir. Raises ConfigError for bad input before any data or training work.
     `callbacks`: extra Lightning callbacks for the fit (e.g. a test's simulated crash).
 
@@ -85,6 +86,7 @@ def run(cfg: DictConfig, run_dir: Path, sweep: str, run_name: str, callbacks: Se
     dies, so a requeued Slurm job takes it over). A second process finds it held and skips the run
     (outcome "busy"), so that two identical sweeps started at once train each run exactly once."""
     validate(cfg)
+    cfg = typed(cfg)  # from here on, typed objects (xlmr/config.py's dataclasses), not a DictConfig
     if cfg.prepare_only:  # e.g. CPU jobs that build a sweep's data before its GPU jobs start
         from xlmr.data.pipeline import prepare_data
 
@@ -112,7 +114,7 @@ def run(cfg: DictConfig, run_dir: Path, sweep: str, run_name: str, callbacks: Se
             lock.release()
 
 
-def _finished(run_dir: Path, cfg: DictConfig) -> dict[str, Any] | None:
+def _finished(run_dir: Path, cfg: Config) -> dict[str, Any] | None:
     previous = read_result(run_dir)
     if previous and previous.get("status") == "done" and not cfg.force:
         print(f"[run] {run_dir}: finished already (status done) — skipped; force=true re-runs it")
@@ -125,7 +127,7 @@ def _owner() -> str:
     return f"pid {os.getpid()} on {socket.gethostname()}" + (f", Slurm job {job}" if job else "")
 
 
-def _run_owned(cfg: DictConfig, run_dir: Path, sweep: str, run_name: str, callbacks: Sequence[Any],
+def _run_owned(cfg: Config, run_dir: Path, sweep: str, run_name: str, callbacks: Sequence[Any],
                writer: bool) -> dict[str, Any]:
     previous = read_result(run_dir)
     last_ckpt = run_dir / CKPT_DIR / LAST_CKPT
@@ -201,7 +203,7 @@ def launch_rank() -> int:
     return 0
 
 
-def _train_and_evaluate(cfg: DictConfig, run_dir: Path, sweep: str, run_name: str,
+def _train_and_evaluate(cfg: Config, run_dir: Path, sweep: str, run_name: str,
                         ckpt: Path | None, callbacks: list[Any]) -> dict[str, Any]:
     import pytorch_lightning as pl
     import torch
@@ -223,7 +225,7 @@ def _train_and_evaluate(cfg: DictConfig, run_dir: Path, sweep: str, run_name: st
     data = prepare_data(cfg)
     tok = data.tokenizer()
     t_data = time.time() - t0
-    steps, warmup = int(cfg.train.max_steps), int(cfg.train.warmup_steps)
+    steps, warmup = cfg.train.max_steps, cfg.train.warmup_steps
     monolingual: dict[str, Any] | None = None
     if cfg.monolingual is not None:  # the multilingual config's budget for this one language, alone
         q_lang = float(data.q[data.langs.index(cfg.monolingual)])
@@ -234,7 +236,7 @@ def _train_and_evaluate(cfg: DictConfig, run_dir: Path, sweep: str, run_name: st
               f"q_{cfg.monolingual} {q_lang:.4f} of the {len(data.langs)}-language run")
         data = data.only(cfg.monolingual)
     train_tokens = steps * cfg.train.batch_tokens
-    table = sampling_table({lang: data.texts[lang].sentences for lang in data.langs}, float(cfg.alpha), train_tokens,
+    table = sampling_table({lang: data.texts[lang].sentences for lang in data.langs}, cfg.alpha, train_tokens,
                            {lang: data.shards.n_tokens(lang, "train") for lang in data.langs})
     if launch_rank() == 0:
         (run_dir / "sampling.tsv").write_text(format_tsv(table))
@@ -336,12 +338,12 @@ def _train_and_evaluate(cfg: DictConfig, run_dir: Path, sweep: str, run_name: st
         for lg in loggers[1:]:  # W&B: final metrics in the summary (analysis/wandb_source.py reads them)
             summary = {f"final/{lang}/{m}": v for lang, ms in evaluation["languages"].items() for m, v in ms.items()}
             summary.update({f"final/group/{g}/{m}": v for g, ms in evaluation["groups"].items() for m, v in ms.items()})
-            summary["final/tokens_seen"] = final_step * int(cfg.train.batch_tokens)
+            summary["final/tokens_seen"] = final_step * cfg.train.batch_tokens
             lg.experiment.summary.update(summary)
             log_wandb_tables(lg.experiment, table, evaluation)
             lg.experiment.finish()
     return {
-        "params": params, "steps": final_step, "tokens_seen": final_step * int(cfg.train.batch_tokens),
+        "params": params, "steps": final_step, "tokens_seen": final_step * cfg.train.batch_tokens,
         "wall_time_s": round(time.time() - t0, 2), "data_time_s": round(t_data, 2),
         "train_tokens_per_s": round(steps_now * cfg.train.batch_tokens / fit_seconds, 1) if steps_now else None,
         "flops_per_token": fpt, "precision": precision, "world_size": world_size(cfg),

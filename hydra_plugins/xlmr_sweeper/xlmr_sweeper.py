@@ -23,7 +23,7 @@ from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.config_store import ConfigStore
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.utils import JobStatus
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import OmegaConf
 
 log = logging.getLogger(__name__)
 # "busy": another process (a second sweep over the same runs) owns the run directory and trains it
@@ -43,7 +43,7 @@ ConfigStore.instance().store(group="hydra/sweeper", name="xlmr", node=XlmrSweepe
 
 class XlmrSweeper(BasicSweeper):
     def sweep(self, arguments: List[str]) -> Any:
-        from xlmr.config import ConfigError, validate
+        from xlmr.config import ConfigError, typed, validate
         from xlmr.plan import format_plan, plan_row
 
         assert self.config is not None and self.launcher is not None and self.hydra_context is not None
@@ -58,7 +58,7 @@ class XlmrSweeper(BasicSweeper):
             run_dir = Path(cfg.hydra.sweep.dir) / str(cfg.hydra.sweep.subdir)
             try:
                 validate(cfg)
-                rows.append(plan_row(cfg, run_dir))  # raises what an earlier build found (e.g. vocab too large)
+                rows.append(plan_row(typed(cfg), run_dir))  # raises what an earlier build found (e.g. vocab too large)
             except ConfigError as err:
                 print(f"error: run '{run_dir.name}': {err} — nothing was launched", file=sys.stderr)
                 sys.exit(2)

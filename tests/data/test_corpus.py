@@ -8,7 +8,8 @@ from types import SimpleNamespace
 import pytest
 
 from xlmr.config import ConfigError
-from xlmr.data.corpus import CC100Source, GettextSource, SyntheticSource, corpus_source
+from xlmr.data.corpora import corpus_source
+from xlmr.data.corpus import CC100Source, GettextSource, SyntheticSource
 from xlmr.data.synthetic import SyntheticCorpusConfig
 from xlmr.data.text import count_text
 

@@ -154,7 +154,7 @@ def test_errors(setup):
     model = tiny_model(tokenizer.vocab_size)
     with pytest.raises(ValueError, match=r"no training examples for train_lang 'de' \(languages with training data: en, fr, sw\)"):
         zero_shot_transfer(model, tokenizer, task, TransferConfig(train_lang="de"), LANGS)
-    with pytest.raises(ValueError, match=r"transfer\.steps=0: must be >= 1"):
+    with pytest.raises(ValueError, match=r"eval\.transfer\.steps=0: must be >= 1"):
         zero_shot_transfer(model, tokenizer, task, TransferConfig(steps=0), LANGS)
     bad = types.SimpleNamespace(**{**TransferConfig().__dict__, "lr": 0.0})  # any object with the fields
     with pytest.raises(ValueError, match=r"transfer\.lr=0\.0"):

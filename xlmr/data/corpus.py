@@ -18,10 +18,46 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from omegaconf import MISSING
+
+from xlmr.fields import ConfigError, bounded, implementation
+
 from .cache import get_or_build, is_built
+from .synthetic import SyntheticCorpusConfig
 from .text import count_text
 
 CORPUS_VERSION = 2  # layout of a corpus artifact's manifest
+
+
+# ------------------------------------------------------------------------- schemas (conf/corpus/*.yaml)
+@dataclass
+class CorpusConfig:
+    name: str = MISSING
+
+
+@dataclass
+class SyntheticCorpus(SyntheticCorpusConfig):
+    """The embedded generated languages (xlmr/data/synthetic.py, docs/synthetic-corpus.md)."""
+
+    name: str = "synthetic"
+
+
+@dataclass
+class CC100Corpus(CorpusConfig):
+    """A directory in CC-100's layout: <lang>.txt or <lang>.txt.xz, documents separated by blank lines."""
+
+    name: str = "cc100"
+    path: str = MISSING
+
+
+@dataclass
+class GettextCorpus(CorpusConfig):
+    """Real text from gettext catalogs (docs/gettext-corpus.md). Roots that do not exist are ignored."""
+
+    name: str = "gettext"
+    # where catalogs are searched (a machine's layout; the corpus artifact's key holds the text's identity)
+    locale_roots: list[str] = implementation(default_factory=lambda: ["/usr/share/locale", "cache/gettext-debs/root"])
+    min_chars_per_lang: int = bounded(10_000, ge=1)  # a language with less clean text is an error
 
 
 @dataclass(frozen=True)
@@ -142,8 +178,6 @@ class CC100Source:
         self.root = Path(os.path.expanduser(str(cfg.path)))
 
     def _file(self, lang: str) -> Path:
-        from xlmr.config import ConfigError
-
         if not self.root.is_dir():
             raise ConfigError("corpus.path", self.root, "not a directory; expected CC-100's layout: <lang>.txt or <lang>.txt.xz per language")
         path = cc100_file(self.root, lang)
@@ -174,8 +208,6 @@ class CC100Source:
             path = self._file(lang)
 
             def build(tmp: Path, path: Path = path) -> dict[str, Any]:
-                from xlmr.config import ConfigError
-
                 try:
                     stats = count_text(path)  # one streaming pass
                 except (EOFError, lzma.LZMAError, OSError) as err:  # a corrupt stream inside the file
@@ -200,7 +232,7 @@ class GettextSource(GeneratedSource):
     def __init__(self, cfg: Any):
         roots = [Path(os.path.expanduser(str(r))) for r in cfg.locale_roots]
         self.roots = [r for r in roots if r.exists()]  # the fetched tree is optional
-        self.min_chars = int(cfg.min_chars_per_lang)
+        self.min_chars = cfg.min_chars_per_lang
         self._available: dict[str, int] | None = None
 
     def available(self) -> dict[str, int]:
@@ -211,8 +243,6 @@ class GettextSource(GeneratedSource):
         return self._available
 
     def check(self, codes: list[str]) -> None:
-        from xlmr.config import ConfigError
-
         if not self.roots:
             raise ConfigError("corpus.locale_roots", "", "none of the locale roots exists")
         missing = [c for c in codes if c not in self.available()]
@@ -224,8 +254,6 @@ class GettextSource(GeneratedSource):
     def prepare(self, codes: list[str], cache_dir: Path) -> dict[str, LanguageText]:
         """The languages with the fewest catalog strings are built first: one with too little clean text
         stops the run before the larger ones are built, with one line naming it."""
-        from xlmr.config import ConfigError
-
         counts = self.available()
         try:
             texts = super().prepare(sorted(codes, key=lambda c: counts.get(c, 0)), cache_dir)
@@ -248,20 +276,3 @@ class GettextSource(GeneratedSource):
         manifest = build_gettext_corpus(self.roots, [lang], tmp / "gettext", self.min_chars)
         return (Path("gettext") / f"{lang}.txt", int(manifest["languages"][lang]["lines"]),
                 {"count_unit": "sentences (cleaned catalog strings)"})
-
-
-def _hf_source(cfg: Any) -> CorpusSource:
-    from .hf_source import HFSource  # imports this module: loaded lazily; `datasets` is an optional extra
-
-    return HFSource(cfg)
-
-
-SOURCES = {"synthetic": SyntheticSource, "cc100": CC100Source, "gettext": GettextSource, "hf": _hf_source}
-
-
-def corpus_source(cfg: Any) -> CorpusSource:
-    from xlmr.config import ConfigError
-
-    if cfg.name not in SOURCES:
-        raise ConfigError("corpus", cfg.name, f"unknown corpus; valid: {', '.join(sorted(SOURCES))}")
-    return SOURCES[cfg.name](cfg)

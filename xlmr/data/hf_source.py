@@ -36,9 +36,13 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
-from .corpus import CORPUS_VERSION, GeneratedSource, LanguageText
+from omegaconf import MISSING
+
+from xlmr.fields import IMPLEMENTATION, ConfigError, bounded, implementation
+
+from .corpus import CORPUS_VERSION, CorpusConfig, GeneratedSource, LanguageText
 
 HF_SOURCE_VERSION = 1  # how records become text; bump when that changes
 SENTENCE_SPLITS = ("lines", "records")
@@ -48,36 +52,38 @@ INSTALL_HINT = "needs the `datasets` package: pip install 'xlmr-scaling[hf]'"
 
 
 @dataclass
-class HFParams:
-    """The fields HFSource reads (config.py's `HFCorpus` carries the same ones, plus `name`)."""
+class HFCorpus(CorpusConfig):
+    """A Hugging Face `datasets` dataset streamed into CC-100's layout (docs/corpora.md); extra [hf]."""
 
-    dataset: str = ""
-    config_template: str = "{lang}"
+    name: str = "hf"
+    dataset: str = MISSING  # hub name/path, local dataset dir, dir of save_to_disk datasets, or builder (json, …)
+    config_template: str = "{lang}"  # config/subset per language ("20231101.{lang}"); save_to_disk: subdirectory
     split: str = "train"
     text_field: str = "text"
-    max_sentences: int = 1_000_000
-    streaming: bool = True
-    data_files_template: str | None = None
-    sentence_split: str = "lines"
+    max_sentences: int = bounded(1_000_000, ge=1)  # per language
+    streaming: bool = implementation(True)  # read the same records without downloading the whole split
+    data_files_template: Optional[str] = None  # e.g. "/data/{lang}.jsonl", used with dataset=json
+    sentence_split: str = "lines"  # lines (record = document) | records (record = one line of a CC-100 file)
 
 
-def _params(cfg: Any) -> HFParams:
-    """HFParams from a DictConfig, a dataclass or any object with the attributes (missing ones default)."""
+def _params(cfg: Any) -> HFCorpus:
+    """HFCorpus from itself, a DictConfig or any object with the attributes (missing ones default)."""
+    if isinstance(cfg, HFCorpus):
+        return cfg
     from omegaconf.errors import MissingMandatoryValue
 
     values = {}
-    for f in dataclasses.fields(HFParams):
+    for f in dataclasses.fields(HFCorpus):
         try:
             value = cfg[f.name] if isinstance(cfg, dict) else getattr(cfg, f.name)
         except (AttributeError, KeyError, MissingMandatoryValue):  # `dataset: ???` is refused by _where
             continue
         values[f.name] = value
-    return HFParams(**values)
+    values.setdefault("dataset", "")
+    return HFCorpus(**values)
 
 
 def _error(key: str, value: Any, valid: str) -> Exception:
-    from xlmr.config import ConfigError
-
     return ConfigError(key, value, valid)
 
 
@@ -188,8 +194,9 @@ class HFSource(GeneratedSource):
         w = self._where(lang)
         local = [Path(f) for f in w.files if not _is_remote(f)] if w.kind == "data_files" else (
             [Path(w.dataset)] if w.kind in ("saved",) or Path(w.dataset).is_dir() else [])
-        params = dataclasses.asdict(self.p)
-        params.pop("streaming")  # how it is read, not what is read
+        # what is read, not how (fields marked implementation(), e.g. streaming) nor the source's name
+        params = {f.name: getattr(self.p, f.name) for f in dataclasses.fields(self.p)
+                  if not f.metadata.get(IMPLEMENTATION) and f.name != "name"}
         return {"source": "hf", "lang": lang, "where": dataclasses.asdict(w), "params": params,
                 "identity": _identity(local), "version": CORPUS_VERSION, "hf_version": HF_SOURCE_VERSION}
 
@@ -211,8 +218,6 @@ class HFSource(GeneratedSource):
                 return datasets.load_dataset(w.dataset, data_files=list(w.files), **kwargs)
             return datasets.load_dataset(w.dataset, name=w.config, **kwargs)
         except Exception as e:
-            from xlmr.config import ConfigError
-
             if isinstance(e, ConfigError):
                 raise
             first = (str(e).strip().splitlines() or [""])[0][:300]

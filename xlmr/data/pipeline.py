@@ -13,10 +13,12 @@ from typing import Any
 
 import numpy as np
 
-from xlmr.config import lang_codes, section_knobs
+from xlmr.config import Config, lang_codes, section_knobs
+from xlmr.fields import ConfigError
 
 from .cache import Artifact, artifact_key, failed_before, get_or_build, is_built
-from .corpus import LanguageText, corpus_source
+from .corpora import corpus_source
+from .corpus import LanguageText
 from .sampling import sampling_probs
 from .shards import Shards, ShardSpec, build_shards
 from .tokenizer import MODEL_FILE, Tokenizer, VocabTooLarge, sample_sentences, train_sentencepiece
@@ -59,14 +61,14 @@ class PreparedData:
                             self.artifacts, self.unseen, self.unseen_shards)
 
 
-def _tokenizer_spec(cfg: Any, texts: dict[str, LanguageText]) -> dict[str, Any]:
+def _tokenizer_spec(cfg: Config, texts: dict[str, LanguageText]) -> dict[str, Any]:
     """Every knob of the `tokenizer` section (derived: a key added there is in the cache key), the corpus
     keys and the two top-level knobs a tokenizer depends on."""
-    return {"corpus": {lang: texts[lang].key for lang in texts}, "alpha": float(cfg.alpha),
-            "vocab_size": int(cfg.vocab_size), **section_knobs(cfg, "tokenizer"), "version": TOKENIZER_VERSION}
+    return {"corpus": {lang: texts[lang].key for lang in texts}, "alpha": cfg.alpha,
+            "vocab_size": cfg.vocab_size, **section_knobs(cfg, "tokenizer"), "version": TOKENIZER_VERSION}
 
 
-def _shards_spec(cfg: Any, tokenizer_key: str, texts: dict[str, LanguageText]) -> dict[str, Any]:
+def _shards_spec(cfg: Config, tokenizer_key: str, texts: dict[str, LanguageText]) -> dict[str, Any]:
     """The `data` knobs that ShardSpec (the shard builder's own config) has: a field added there is keyed."""
     data = section_knobs(cfg, "data")
     return {"tokenizer": tokenizer_key, "corpus": {lang: texts[lang].key for lang in texts},
@@ -77,24 +79,22 @@ def _record(art: Artifact) -> dict[str, Any]:
     return {"key": art.key, "path": str(art.path), "built_now": art.built_now}
 
 
-def prepare_data(cfg: Any, log=print) -> PreparedData:
+def prepare_data(cfg: Config, log=print) -> PreparedData:
     cache_dir = Path(cfg.paths.cache_dir)
     langs = lang_codes(cfg)
     source = corpus_source(cfg.corpus)
     texts = source.prepare(langs, cache_dir)
-    q = sampling_probs(np.array([texts[lang].sentences for lang in langs]), float(cfg.alpha))
+    q = sampling_probs(np.array([texts[lang].sentences for lang in langs]), cfg.alpha)
     q_by_lang = dict(zip(langs, q.tolist()))
 
     def build_tokenizer(tmp: Path) -> dict[str, Any]:
         sample = sample_sentences({lang: texts[lang].path for lang in langs},
                                   {lang: texts[lang].sentences for lang in langs},
-                                  q_by_lang, int(cfg.tokenizer.sample_sentences), int(cfg.tokenizer.seed))
+                                  q_by_lang, cfg.tokenizer.sample_sentences, cfg.tokenizer.seed)
         try:
-            info = train_sentencepiece(sample, int(cfg.vocab_size), tmp,
-                                       character_coverage=float(cfg.tokenizer.character_coverage))
+            info = train_sentencepiece(sample, cfg.vocab_size, tmp,
+                                       character_coverage=cfg.tokenizer.character_coverage)
         except VocabTooLarge as err:
-            from xlmr.config import ConfigError
-
             raise ConfigError("vocab_size", cfg.vocab_size,
                               f"too large for this corpus and tokenizer sample ({err}); lower vocab_size or "
                               "raise tokenizer.sample_sentences / the corpus size") from None
@@ -104,7 +104,7 @@ def prepare_data(cfg: Any, log=print) -> PreparedData:
         f"{cfg.tokenizer.sample_sentences} sentences sampled with alpha={cfg.alpha}")
     tok_art = get_or_build(cache_dir, "tokenizer", _tokenizer_spec(cfg, texts), build_tokenizer)
     tok = Tokenizer.from_dir(tok_art.path)
-    spec = ShardSpec(valid_fraction=float(cfg.data.valid_fraction), max_valid_tokens=int(cfg.data.max_valid_tokens))
+    spec = ShardSpec(valid_fraction=cfg.data.valid_fraction, max_valid_tokens=cfg.data.max_valid_tokens)
     shards_art = get_or_build(cache_dir, "shards", _shards_spec(cfg, tok_art.key, texts),
                               lambda tmp: build_shards(tok, {lang: texts[lang].path for lang in langs}, tmp, spec))
     data = PreparedData(langs, texts, q, tok_art.path, Shards(shards_art.path, shards_art.manifest),
@@ -119,7 +119,7 @@ def prepare_data(cfg: Any, log=print) -> PreparedData:
     return data
 
 
-def data_status(cfg: Any) -> dict[str, str]:
+def data_status(cfg: Config) -> dict[str, str]:
     """Which artifacts of a config exist already (cheap: no text is read), for sweep plans."""
     cache_dir = Path(cfg.paths.cache_dir)
     langs = lang_codes(cfg)
@@ -141,7 +141,7 @@ def data_status(cfg: Any) -> dict[str, str]:
     return status
 
 
-def sampling_shares(cfg: Any) -> dict[str, float] | None:
+def sampling_shares(cfg: Config) -> dict[str, float] | None:
     """q per language from counts known without reading text (for plans): the synthetic corpus's sizes
     (a function of its config), or the manifests of cached corpora; None when the text must be read."""
     langs = lang_codes(cfg)
@@ -156,4 +156,4 @@ def sampling_shares(cfg: Any) -> dict[str, float] | None:
             return None
         texts = source.prepare(langs, cache_dir)  # all cached: reads manifests only
         counts = {lang: texts[lang].sentences for lang in langs}
-    return dict(zip(langs, sampling_probs(np.array([counts[lang] for lang in langs]), float(cfg.alpha)).tolist()))
+    return dict(zip(langs, sampling_probs(np.array([counts[lang] for lang in langs]), cfg.alpha).tolist()))

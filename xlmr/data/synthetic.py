@@ -855,7 +855,7 @@ def _task_events(key: tuple, split: str) -> dict[str, Any]:
 # ============================================================================================ public API
 def task_num_labels(cfg: SyntheticCorpusConfig) -> int:
     """Number of labels of the classification task (= topics)."""
-    return int(cfg.n_topics)
+    return cfg.n_topics
 
 
 def sentence_counts(cfg: SyntheticCorpusConfig, codes: Sequence[str]) -> dict[str, int]:

@@ -258,19 +258,19 @@ def evaluate_retrieval(model: torch.nn.Module, tokenizer: Any, pairs: Mapping[st
     four accuracies again as `*_nonascii` on the pairs whose X side has no ASCII letter or digit, with
     n_pairs_nonascii (accuracies NaN when that is 0). Pass the test side of `split_pairs`."""
     cfg = cfg if cfg is not None else RetrievalConfig()
-    layer = default_layer(model) if cfg.layer is None else int(cfg.layer)
+    layer = default_layer(model) if cfg.layer is None else cfg.layer
     plans: dict[str, dict[str, Any]] = {}
     for lang, lang_pairs in pairs.items():
         uniq = unique_pairs(lang_pairs)
         latin = is_latin_script([x for _, x in uniq])
-        plan: dict[str, Any] = {"latin": latin, "all": sample_pairs(uniq, int(cfg.max_pairs), cfg.seed, lang)}
+        plan: dict[str, Any] = {"latin": latin, "all": sample_pairs(uniq, cfg.max_pairs, cfg.seed, lang)}
         if cfg.non_ascii_only_for_non_latin and not latin:
-            plan["nonascii"] = sample_pairs([p for p in uniq if not has_ascii_alnum(p[1])], int(cfg.max_pairs),
+            plan["nonascii"] = sample_pairs([p for p in uniq if not has_ascii_alnum(p[1])], cfg.max_pairs,
                                             cfg.seed, lang)
         plans[lang] = plan
 
     texts = sorted({t for plan in plans.values() for key in ("all", "nonascii") for p in plan.get(key, []) for t in p})
-    vectors = embed(model, tokenizer, texts, layer, int(cfg.max_len), batch_size) if texts else None
+    vectors = embed(model, tokenizer, texts, layer, cfg.max_len, batch_size) if texts else None
     row = {t: i for i, t in enumerate(texts)}
 
     def scores(subset: list[Pair], suffix: str) -> dict[str, Any]:

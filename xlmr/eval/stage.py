@@ -6,6 +6,7 @@ import csv
 import time
 from typing import Any
 
+from xlmr.config import Config
 from xlmr.data.pipeline import PreparedData
 from xlmr.model import XLMRForMaskedLM
 
@@ -17,7 +18,7 @@ def _read_task_texts(path) -> list[str]:
         return [row["text"] for row in csv.DictReader(f, delimiter="\t")]
 
 
-def retrieval_pairs(cfg: Any, data: PreparedData) -> dict[str, list[tuple[str, str]]]:
+def retrieval_pairs(cfg: Config, data: PreparedData) -> dict[str, list[tuple[str, str]]]:
     """English↔X pairs: gettext's translation pairs, or the synthetic task's parallel test sets."""
     from xlmr.eval.retrieval import pairs_from_gettext
 
@@ -35,7 +36,7 @@ def retrieval_pairs(cfg: Any, data: PreparedData) -> dict[str, list[tuple[str, s
             for lang in langs}
 
 
-def downstream_metrics(cfg: Any, data: PreparedData, model: XLMRForMaskedLM) -> tuple[dict[str, dict[str, float]], dict]:
+def downstream_metrics(cfg: Config, data: PreparedData, model: XLMRForMaskedLM) -> tuple[dict[str, dict[str, float]], dict]:
     """Per-language metrics of the enabled evaluations, and facts about them (budgets, timings)."""
     per_lang: dict[str, dict[str, float]] = {}
     meta: dict[str, Any] = {}

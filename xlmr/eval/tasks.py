@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Union
 
+from xlmr.eval.config import TransferConfig
+
 Example = tuple[str, Optional[str], int]  # (text_a, text_b | None, label id)
 
 NLI_LABELS = ["entailment", "neutral", "contradiction"]  # HF xnli's ClassLabel order
@@ -272,7 +274,7 @@ def load_xnli_hf(langs: Sequence[str], dataset: str = "xnli", *, train_lang: str
 
 
 # ============================================================================================ from a config
-def load_task(cfg: Any, langs: Sequence[str], task_dirs: Union[str, Path, Mapping[str, Any], None] = None
+def load_task(cfg: TransferConfig, langs: Sequence[str], task_dirs: Union[str, Path, Mapping[str, Any], None] = None
               ) -> ClassificationTask:
     """The task a TransferConfig (or its Hydra node) names, for the languages of a run:
     synthetic → the corpus' task files (`task_dirs`: lang → LanguageText.task_dir, or one folder);
@@ -293,5 +295,5 @@ def load_task(cfg: Any, langs: Sequence[str], task_dirs: Union[str, Path, Mappin
     if name == "xnli_hf":
         known = [lang for lang in langs if lang in XNLI_LANGS]
         return load_xnli_hf(known, cfg.xnli_path or "xnli", train_lang=cfg.train_lang,
-                            max_train_examples=int(cfg.max_train_examples), seed=int(cfg.seed))
+                            max_train_examples=cfg.max_train_examples, seed=cfg.seed)
     raise ValueError(f"unknown transfer task {name!r}; valid: {', '.join(TASKS)}")

@@ -39,7 +39,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from xlmr.data.tokenizer import BOS, EOS, PAD
-from xlmr.eval.config import TransferConfig  # noqa: F401  (defined torch-free, re-exported here)
+from xlmr.eval.config import TransferConfig  # defined torch-free, re-exported here
+from xlmr.fields import check_ranges
 from xlmr.eval.tasks import ClassificationTask, Example
 from xlmr.optim import OptimConfig, adamw_with_schedule
 WARMUP_FRACTION = 0.1
@@ -155,15 +156,11 @@ def bag_of_words_baseline(train_seqs: Sequence[Sequence[int]], train_labels: Seq
 
 
 # ============================================================================================ protocol
-def _check(cfg: Any) -> None:
-    for name, low in (("steps", 1), ("batch_size", 1), ("max_len", 6)):
-        if int(getattr(cfg, name)) < low:
-            raise ValueError(f"transfer.{name}={getattr(cfg, name)}: must be >= {low}")
-    if not float(cfg.lr) > 0:
-        raise ValueError(f"transfer.lr={cfg.lr}: must be > 0")
+def _check(cfg: TransferConfig) -> None:
+    check_ranges(TransferConfig, cfg, "eval.transfer.")  # the ranges declared on TransferConfig's fields
 
 
-def zero_shot_transfer(model: nn.Module, tokenizer: Any, task: ClassificationTask, cfg: Any,
+def zero_shot_transfer(model: nn.Module, tokenizer: Any, task: ClassificationTask, cfg: TransferConfig,
                        langs: Sequence[str]) -> tuple[dict[str, dict[str, float]], dict[str, Any]]:
     """Fine-tune a copy of `model`'s encoder (+ a new head) on cfg.train_lang's training examples, then
     score every language of `langs` that has test data. `model`: an XLMRForMaskedLM (or anything with an
@@ -173,7 +170,7 @@ def zero_shot_transfer(model: nn.Module, tokenizer: Any, task: ClassificationTas
     chance level, the bag-of-words baseline's accuracy per language, losses and timings, for the run record."""
     _check(cfg)
     t0 = time.perf_counter()
-    train_lang = str(cfg.train_lang)
+    train_lang = cfg.train_lang
     train_all = task.train.get(train_lang) or []
     if not train_all:
         have = sorted(k for k, v in task.train.items() if v)
@@ -183,11 +180,11 @@ def zero_shot_transfer(model: nn.Module, tokenizer: Any, task: ClassificationTas
         raise ValueError(f"transfer: task '{task.name}' has {task.num_labels} label(s); need at least 2")
     encoder = model.encoder if hasattr(model, "encoder") else model
     device = next(encoder.parameters()).device
-    max_len = min(int(cfg.max_len), int(encoder.dims.max_positions))
-    seed = int(cfg.seed)
+    max_len = min(cfg.max_len, int(encoder.dims.max_positions))
+    seed = cfg.seed
     rng = np.random.default_rng(seed)
 
-    n_train = len(train_all) if int(cfg.max_train_examples) <= 0 else min(len(train_all), int(cfg.max_train_examples))
+    n_train = len(train_all) if cfg.max_train_examples <= 0 else min(len(train_all), cfg.max_train_examples)
     pick = np.sort(rng.choice(len(train_all), size=n_train, replace=False)) if n_train < len(train_all) else np.arange(n_train)
     train_examples = [train_all[i] for i in pick.tolist()]
     train_seqs, train_truncated = encode_examples(tokenizer, train_examples, max_len)
@@ -196,7 +193,7 @@ def zero_shot_transfer(model: nn.Module, tokenizer: Any, task: ClassificationTas
     if bad:
         raise ValueError(f"transfer: training label {bad[0]} outside [0, {task.num_labels})")
 
-    steps, batch_size = int(cfg.steps), int(cfg.batch_size)
+    steps, batch_size = cfg.steps, cfg.batch_size
     losses: list[float] = []
     correct_tail = seen_tail = 0
     t_ft = time.perf_counter()
@@ -207,7 +204,7 @@ def zero_shot_transfer(model: nn.Module, tokenizer: Any, task: ClassificationTas
         for p in classifier.parameters():
             p.requires_grad_(True)
         optimizer, schedule = adamw_with_schedule(classifier, OptimConfig(
-            lr=float(cfg.lr), warmup_steps=max(1, math.ceil(WARMUP_FRACTION * steps)), max_steps=steps))
+            lr=cfg.lr, warmup_steps=max(1, math.ceil(WARMUP_FRACTION * steps)), max_steps=steps))
         classifier.train()
         order, pos = rng.permutation(n_train), 0
         for step in range(steps):
@@ -237,8 +234,8 @@ def zero_shot_transfer(model: nn.Module, tokenizer: Any, task: ClassificationTas
     eval_bs = batch_size * EVAL_BATCH_MULTIPLIER
     for lang in langs:
         rows = task.test.get(lang) or []
-        if int(cfg.max_test_examples) > 0:
-            rows = rows[: int(cfg.max_test_examples)]
+        if cfg.max_test_examples > 0:
+            rows = rows[: cfg.max_test_examples]
         if not rows:
             continue
         seqs, truncated = encode_examples(tokenizer, rows, max_len)
@@ -253,7 +250,7 @@ def zero_shot_transfer(model: nn.Module, tokenizer: Any, task: ClassificationTas
     tail = max(1, steps // 10)
     meta = {
         "task": task.name, "train_lang": train_lang, "num_labels": task.num_labels, "chance": 1.0 / task.num_labels,
-        "steps": steps, "batch_size": batch_size, "lr": float(cfg.lr), "warmup_steps": max(1, math.ceil(WARMUP_FRACTION * steps)),
+        "steps": steps, "batch_size": batch_size, "lr": cfg.lr, "warmup_steps": max(1, math.ceil(WARMUP_FRACTION * steps)),
         "max_len": max_len, "seed": seed, "train_examples": n_train, "train_available": len(train_all),
         "epochs": round(steps * batch_size / n_train, 2), "test_examples": n_test,
         "langs_without_test": [lang for lang in langs if lang not in results],
