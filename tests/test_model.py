@@ -64,3 +64,6 @@ def test_flops_per_token_is_dominated_by_6n_for_large_models():
     f = flops_per_token(24, 1024, 4096, 250_002, 512)
     six_n = 6 * non_embedding_params(24, 1024, 4096)
     assert six_n < f < 1.6 * six_n
+    # each term by hand: 6·L(4H² + 2H·H_ff) + 12·L·H·T + 6·(H² + V·H)·0.15
+    assert f == pytest.approx(6 * 24 * (4 * 1024**2 + 2 * 1024 * 4096) + 12 * 24 * 1024 * 512
+                              + 6 * (1024**2 + 250_002 * 1024) * 0.15)

@@ -2,6 +2,7 @@
 
 import csv
 import json
+import math
 import re
 from pathlib import Path
 
@@ -55,7 +56,13 @@ def test_tiny_run_writes_a_complete_run_directory(finished):
     for metrics in result["languages"].values():
         assert 0 < metrics["mlm_loss"] < 10 and 0 <= metrics["mlm_acc"] <= 1 and metrics["mlm_bpc"] > 0
     assert set(result["groups"]) == {"high", "low", "all"}
+    d = cfg.model  # embedding = token rows (vocab 600 + <pad>, <mask>) and position rows (max_positions + 2)
+    assert result["params"]["embedding"] == (600 + 2) * d.hidden + (d.max_positions + 2) * d.hidden
     assert result["params"]["total"] == result["params"]["embedding"] + result["params"]["non_embedding"]
+    for metrics in result["languages"].values():
+        assert metrics["mlm_ppl"] == pytest.approx(math.exp(metrics["mlm_loss"]))
+    assert result["groups"]["all"]["mlm_loss"] == pytest.approx(
+        sum(m["mlm_loss"] for m in result["languages"].values()) / 7)
     for name in ("config.yaml", "metrics.csv", "sampling.tsv", "checkpoints/last.ckpt", "wandb_id.txt"):
         assert (run_dir / name).is_file(), name
     assert list((run_dir / "wandb").glob("offline-run-*")), "W&B offline run missing"
@@ -232,6 +239,7 @@ def test_bf16_mixed_with_fused_adamw_clips_and_logs_the_gradient_norm(cache, tmp
     norms = [float(r["value"]) for r in csv.DictReader(open(tmp_path / "bf16" / "metrics.csv"))
              if r["name"] == "train/grad_norm"]
     assert len(norms) == 4 and all(n > 0 for n in norms)  # pre-clipping norms, logged each step
+    assert any(n > 0.5 for n in norms)  # so the clipping had work to do
 
 
 def test_native_bf16_detection(tmp_path):
@@ -243,6 +251,16 @@ def test_native_bf16_detection(tmp_path):
     flags.write_text("flags\t\t: fpu avx2 avx512f avx512bw\n")
     assert not cpu_has_native_bf16(str(flags)) and not cpu_has_native_bf16(str(tmp_path / "missing"))
     assert resolve_precision("32-true", "cpu") == "32-true"
+    import xlmr.run as run_module
+
+    for native, expected in ((False, "32-true"), (True, "bf16-mixed")):
+        original = run_module.cpu_has_native_bf16
+        run_module.cpu_has_native_bf16 = lambda native=native: native
+        try:
+            assert resolve_precision("auto", "cpu") == expected
+            assert resolve_precision("auto", "gpu") == "bf16-mixed"
+        finally:
+            run_module.cpu_has_native_bf16 = original
 
 
 @pytest.mark.slow
@@ -269,8 +287,12 @@ def test_plan_counts_a_monolingual_baseline_at_its_matched_budget(tmp_path):
     multi = plan_row(tiny_cfg(tmp_path, "langs=[en,fr,sw]", "train.max_steps=40"), tmp_path / "m")
     cfg = tiny_cfg(tmp_path, "langs=[en,fr,sw]", "train.max_steps=40", "monolingual=sw")
     mono = plan_row(cfg, tmp_path / "s")
-    q_sw = sampling_shares(cfg)["sw"]
-    assert 0 < q_sw < 1 and mono["tokens"] == round(40 * q_sw) * 1024 and multi["tokens"] == 40 * 1024
+    from xlmr.data.sampling import sampling_probs
+    from xlmr.data.synthetic import sentence_counts
+
+    counts = sentence_counts(cfg.corpus, ["en", "fr", "sw"])  # independently of the plan's own shares
+    q_sw = float(sampling_probs([counts[c] for c in ("en", "fr", "sw")], cfg.alpha)[2])
+    assert sampling_shares(cfg)["sw"] == pytest.approx(q_sw) and 0 < q_sw < 1 and mono["tokens"] == round(40 * q_sw) * 1024 and multi["tokens"] == 40 * 1024
 
 
 def test_a_run_owned_by_another_process_is_skipped_not_trained(cache, tmp_path):
