@@ -23,20 +23,14 @@ from filelock import FileLock, Timeout
 from omegaconf import DictConfig, OmegaConf
 
 from xlmr import __version__
+from xlmr.record import RESULT_FILE, RunRecord, now
 from xlmr.config import (Config, ConfigError, accumulation, implementation_settings, science_knobs, typed, validate,
                          world_size)
 
-RESULT_FILE = "result.json"
 CKPT_DIR = "checkpoints"
 LAST_CKPT = "last.ckpt"
 RUN_LOCK = "run.lock"
 REQUEUE_EXIT = 128 + signal.SIGUSR2  # CheckpointOnSignal's exit code: checkpointed, submitit requeues the job
-
-
-def write_json_atomic(path: Path, obj: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=2, default=str))
-    os.replace(tmp, path)
 
 
 def read_result(run_dir: Path) -> dict[str, Any] | None:
@@ -135,17 +129,15 @@ def _run_owned(cfg: Config, run_dir: Path, sweep: str, run_name: str, callbacks:
         for stale in (last_ckpt, run_dir / RESULT_FILE):
             stale.unlink(missing_ok=True)
     resuming = last_ckpt.exists()
-    record: dict[str, Any] = {"status": "running", "error": None, "sweep": sweep, "run": run_name,
-                              "knobs": science_knobs(cfg), "code_version": code_version(), "owner": _owner(),
-                              "resumed": resuming, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    record = RunRecord(sweep=sweep, run=run_name, knobs=science_knobs(cfg), code_version=code_version(),
+                       owner=_owner(), resumed=resuming)
     if writer:
         OmegaConf.save(cfg, run_dir / ".config.yaml.tmp", resolve=True)
         os.replace(run_dir / ".config.yaml.tmp", run_dir / "config.yaml")
-        write_json_atomic(run_dir / RESULT_FILE, record)
+        record.write(run_dir)
     try:
-        record.update(_train_and_evaluate(cfg, run_dir, sweep, run_name, last_ckpt if resuming else None,
-                                          list(callbacks)))
-        record["status"] = "done"
+        record.update(**_train_and_evaluate(cfg, run_dir, sweep, run_name, last_ckpt if resuming else None,
+                                            list(callbacks)), status="done")
     except ConfigError as err:
         record.update(status="failed", error=str(err))
         raise
@@ -162,10 +154,10 @@ def _run_owned(cfg: Config, run_dir: Path, sweep: str, run_name: str, callbacks:
         _finish_wandb_run()
         raise
     finally:
-        record["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        record.finished = now()
         if writer:
-            write_json_atomic(run_dir / RESULT_FILE, record)
-    return record
+            record.write(run_dir)
+    return record.as_dict()
 
 
 def _finish_wandb_run() -> None:
