@@ -389,3 +389,25 @@ def test_the_checkpoint_describes_its_model_and_carries_its_tokenizer(finished, 
         check_resumable(saved, wider, saved["tokenizer"]["sha256"], alone)
     with pytest.raises(ConfigError, match="tokenizer"):
         check_resumable(saved, saved["dims"], "0" * 64, alone)
+
+
+def test_wandb_receives_the_whole_resolved_config(cache, tmp_path, monkeypatch):
+    import xlmr.loggers
+
+    seen = {}
+    original = xlmr.loggers.make_wandb_logger
+
+    def spy(run_dir, project, entity, mode, group, name, config, tags):
+        seen.update(config)
+        return original(run_dir, project, entity, mode, group, name, config, tags)
+
+    monkeypatch.setattr(xlmr.loggers, "make_wandb_logger", spy)
+    cfg = tiny_cfg(cache, "langs=[en,sw]", "train.max_steps=2", "logger=wandb")
+    run(cfg, tmp_path / "wb", "test", "wb")
+    from xlmr.config import flat_config
+
+    everything = flat_config(cfg)
+    named = {"model.name": "model", "train.name": "train", "corpus.name": "corpus"}  # a group's option: its key
+    assert {named.get(k, k) for k in everything} <= set(seen["knobs"]) | set(seen["implementation"])
+    assert seen["implementation"]["trainer.precision"] == cfg.trainer.precision and "paths.cache_dir" in seen["implementation"]
+    assert seen["knobs"]["train.mask_prob"] == cfg.train.mask_prob and seen["knobs"]["corpus.p_code_switch"] == 0.3
