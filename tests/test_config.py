@@ -167,9 +167,12 @@ def test_every_sweep_file_expands_to_its_grid(sweep, tmp_path):
     import yaml
 
     params = yaml.safe_load(text)["hydra"]["sweeper"]["params"]
-    expected = 1
-    for values in params.values():
-        expected *= len(str(values).split(","))
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parser, expected = OverridesParser.create(), 1
+    for key, values in params.items():  # Hydra's own grammar: `langs: 7,[en,fr]` is two values
+        override = parser.parse_override(f"{key}={values}")
+        expected *= len(list(override.sweep_string_iterator())) if override.is_sweep_override() else 1
     r = run_train("-m", f"sweep={sweep}", "plan_only=true", f"paths.runs_dir={tmp_path}",
                   f"paths.cache_dir={tmp_path / 'cache'}", timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]

@@ -54,7 +54,7 @@ def spm_dir(tmp_path_factory):
 def tiny_model(spm_dir):
     tok = Tokenizer.from_dir(spm_dir)
     torch.manual_seed(0)
-    dims = EncoderDims(tok.vocab_size, LAYERS, HIDDEN, FFN, HEADS, max_positions=MAX_POS, dropout=0.1,
+    dims = EncoderDims(vocab_size=tok.vocab_size, layers=LAYERS, hidden=HIDDEN, ffn=FFN, heads=HEADS, max_positions=MAX_POS, dropout=0.1,
                        attention_dropout=0.05)
     return _randomise(XLMRForMaskedLM(dims))
 

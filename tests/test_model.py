@@ -15,7 +15,7 @@ def tiny(**kw):
 def test_parameter_counts_match_the_papers_formula(name, layers, hidden, ffn, paper_m):
     V = 250_002
     with torch.device("meta"):  # no memory: only shapes
-        model = XLMRForMaskedLM(EncoderDims(V, layers, hidden, ffn, hidden // 64))
+        model = XLMRForMaskedLM(EncoderDims(vocab_size=V, layers=layers, hidden=hidden, ffn=ffn, heads=hidden // 64))
     counts = model.num_params()
     formula = approx_params(layers, hidden, ffn, V)
     # the formula omits biases, LayerNorms, positions and the LM head's dense layer: < 1% of the total

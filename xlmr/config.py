@@ -22,8 +22,10 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf, open_dict
 
 from xlmr.data.corpora import CORPUS_SCHEMAS, corpus_source
+from xlmr.data.mlm import MaskingConfig
 from xlmr.eval.config import EvalConfig
 from xlmr.fields import IMPLEMENTATION, ConfigError, bounded, check_ranges, implementation
+from xlmr.optim import OptimConfig
 
 __all__ = ["ConfigError", "Config", "validate", "science_knobs", "implementation"]
 
@@ -46,23 +48,15 @@ class ModelConfig:
 
 
 @dataclass
-class TrainConfig:
-    """The training budget. One step = one optimizer update of `batch_tokens` tokens."""
+class TrainConfig(OptimConfig, MaskingConfig):
+    """The training budget and recipe. One step = one optimizer update of `batch_tokens` tokens. The
+    optimizer's knobs (lr, warmup_steps, max_steps, adam_*, weight_decay, clip_grad_norm) are OptimConfig's
+    (xlmr/optim.py), the masking's (mask_prob, …) MaskingConfig's (xlmr/data/mlm.py): one definition each."""
 
     name: str = MISSING
-    max_steps: int = bounded(MISSING, ge=1)
     batch_tokens: int = bounded(MISSING, ge=1)  # tokens per update, over all devices and accumulation steps
     seq_len: int = bounded(128, ge=8)  # tokens per sequence, <s> and </s> included
-    lr: float = bounded(MISSING, gt=0)  # peak learning rate
-    warmup_steps: int = bounded(MISSING, ge=0)  # linear warmup, then linear decay to 0 at max_steps
-    weight_decay: float = bounded(0.01, ge=0)
-    adam_beta1: float = bounded(0.9, ge=0, lt=1)
-    adam_beta2: float = bounded(0.98, ge=0, lt=1)  # RoBERTa
-    adam_eps: float = bounded(1e-6, gt=0)
-    clip_grad_norm: float = bounded(1.0, ge=0)  # 0 = off
-    mask_prob: float = bounded(0.15, gt=0, lt=1)
-    mask_token_prob: float = bounded(0.8, ge=0, le=1)
-    random_token_prob: float = bounded(0.1, ge=0, le=1)
+    clip_grad_norm: float = bounded(1.0, ge=0)  # pretraining clips at 1.0 by default (fine-tuning too)
 
 
 @dataclass

@@ -14,6 +14,7 @@ Parameter count (paper's Table 7 approximation): 4LH² + 2LH·H_ff + VH (xlmr.sc
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import torch
@@ -21,21 +22,22 @@ import torch.nn.functional as F
 from torch import nn
 
 from xlmr import scaling
+from xlmr.config import ModelConfig
 
 PAD_ID = 1  # fairseq/XLM-R <pad>
 
 
-@dataclass(frozen=True)
-class EncoderDims:
+@dataclass(kw_only=True)
+class EncoderDims(ModelConfig):
+    """The model's config (`model.*`: layers, hidden, ffn, heads, max_positions, dropouts; one definition, in
+    xlmr.config.ModelConfig) plus what the data decides: the embedding rows."""
+
     vocab_size: int  # embedding rows (SentencePiece pieces + <pad> + <mask>)
-    layers: int
-    hidden: int
-    ffn: int
-    heads: int
-    max_positions: int = 512  # longest sequence; the position table has max_positions + 2 rows (offset)
-    dropout: float = 0.1
-    attention_dropout: float = 0.1
     layer_norm_eps: float = 1e-5
+
+    @classmethod
+    def of(cls, model: ModelConfig, vocab_size: int) -> "EncoderDims":
+        return cls(vocab_size=vocab_size, **dataclasses.asdict(model))
 
     def __post_init__(self):
         if self.hidden % self.heads:

@@ -6,19 +6,28 @@ power 1)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import torch
+from omegaconf import MISSING
+
+from xlmr.fields import bounded
+
+if TYPE_CHECKING:  # torch is imported where an optimizer is built: composing a config stays torch-free
+    import torch
 
 
-@dataclass(frozen=True)
+@dataclass
 class OptimConfig:
-    lr: float  # peak learning rate
-    warmup_steps: int
-    max_steps: int
-    weight_decay: float = 0.01
-    betas: tuple[float, float] = (0.9, 0.98)
-    eps: float = 1e-6
-    clip_grad_norm: float = 0.0  # max global L2 norm of the gradients; 0 = no clipping (applied by the caller)
+    """The optimizer's knobs; `train` (xlmr.config.TrainConfig) extends this dataclass, so they are `train.*`."""
+
+    lr: float = bounded(MISSING, gt=0)  # peak learning rate
+    warmup_steps: int = bounded(MISSING, ge=0)  # linear warmup, then linear decay to 0 at max_steps
+    max_steps: int = bounded(MISSING, ge=1)  # optimizer updates
+    weight_decay: float = bounded(0.01, ge=0)
+    adam_beta1: float = bounded(0.9, ge=0, lt=1)
+    adam_beta2: float = bounded(0.98, ge=0, lt=1)  # RoBERTa
+    adam_eps: float = bounded(1e-6, gt=0)
+    clip_grad_norm: float = bounded(0.0, ge=0)  # max global L2 norm of the gradients; 0 = off (the caller clips)
 
 
 def lr_factor(step: int, warmup_steps: int, max_steps: int) -> float:
@@ -29,16 +38,19 @@ def lr_factor(step: int, warmup_steps: int, max_steps: int) -> float:
     return max(0.0, (max_steps - step) / max(1, max_steps - warmup_steps))
 
 
-def adamw_with_schedule(model: torch.nn.Module, cfg: OptimConfig, fused: bool = False
-                        ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
+def adamw_with_schedule(model: "torch.nn.Module", cfg: OptimConfig, fused: bool = False
+                        ) -> "tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]":
     """AdamW over the model's trainable parameters and its per-update learning-rate schedule.
     `fused`: one kernel for all tensors (~10× faster than the default on CPU for pretraining)."""
+    import torch
+
     params = [p for p in model.parameters() if p.requires_grad]
     decay = [p for p in params if p.ndim >= 2]
     no_decay = [p for p in params if p.ndim < 2]  # biases, LayerNorm
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
                                    {"params": no_decay, "weight_decay": 0.0}],
-                                  lr=cfg.lr, betas=cfg.betas, eps=cfg.eps, fused=fused)
+                                  lr=cfg.lr, betas=(cfg.adam_beta1, cfg.adam_beta2), eps=cfg.adam_eps,
+                                  fused=fused)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: lr_factor(step, cfg.warmup_steps, cfg.max_steps))
     return optimizer, schedule

@@ -7,6 +7,7 @@ unless `force=true`; an interrupted one resumes from `checkpoints/last.ckpt`.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import shutil
@@ -202,11 +203,9 @@ def _train_and_evaluate(cfg: Config, run_dir: Path, sweep: str, run_name: str,
     from pytorch_lightning.callbacks import ModelCheckpoint
 
     from xlmr.datamodule import MLMDataModule
-    from xlmr.data.mlm import MaskingConfig
     from xlmr.data.pipeline import prepare_data
     from xlmr.data.sampling import format_tsv, matched_steps, sampling_table
     from xlmr.lit import MLMModule, parse_eval, read_checkpoint_description
-    from xlmr.optim import OptimConfig
     from xlmr.loggers import RunCSVLogger, define_wandb_metrics, log_wandb_tables, make_wandb_logger
     from xlmr.model import EncoderDims, flops_per_token
     from xlmr.preemption import CheckpointAtEnd, CheckpointOnSignal
@@ -233,18 +232,14 @@ def _train_and_evaluate(cfg: Config, run_dir: Path, sweep: str, run_name: str,
     if launch_rank() == 0:
         (run_dir / "sampling.tsv").write_text(format_tsv(table))
 
-    dims = EncoderDims(vocab_size=tok.vocab_size, layers=cfg.model.layers, hidden=cfg.model.hidden,
-                       ffn=cfg.model.ffn, heads=cfg.model.heads, max_positions=cfg.model.max_positions,
-                       dropout=cfg.model.dropout, attention_dropout=cfg.model.attention_dropout)
-    optim = OptimConfig(lr=cfg.train.lr, warmup_steps=warmup, max_steps=steps,
-                        weight_decay=cfg.train.weight_decay, betas=(cfg.train.adam_beta1, cfg.train.adam_beta2),
-                        eps=cfg.train.adam_eps, clip_grad_norm=cfg.train.clip_grad_norm or 0.0)
+    dims = EncoderDims.of(cfg.model, tok.vocab_size)
+    optim = dataclasses.replace(cfg.train, max_steps=steps, warmup_steps=warmup)  # a TrainConfig is an OptimConfig
     pl.seed_everything(cfg.seed, workers=True, verbose=False)  # model init is a function of the seed
     module = MLMModule(dims, optim, data.langs, tok.token_chars(), cfg.seed, unseen=data.unseen,
                        tokenizer=data.tokenizer_identity())
     params = module.model.num_params()
     accum = accumulation(cfg)
-    masking = MaskingConfig(cfg.train.mask_prob, cfg.train.mask_token_prob, cfg.train.random_token_prob)
+    masking = cfg.train  # a TrainConfig is a MaskingConfig
     dm = MLMDataModule(data, micro_batch_size=cfg.trainer.micro_batch_size, eval_batch_size=cfg.trainer.eval_batch_size,
                        seq_len=cfg.train.seq_len, accumulation=accum, max_steps=steps,
                        eval_sequences=cfg.data.eval_sequences, masking=masking, seed=cfg.seed,

@@ -17,17 +17,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from xlmr.fields import bounded
+
 from .tokenizer import BOS, EOS, PAD, UNK
 
 IGNORE = -100  # torch.nn.functional.cross_entropy's ignore_index
 FIRST_PIECE = UNK + 1  # ids below are special: <s> <pad> </s> <unk>
 
 
-@dataclass(frozen=True)
+@dataclass
 class MaskingConfig:
-    mask_prob: float = 0.15  # share of maskable tokens selected for prediction
-    mask_token_prob: float = 0.8  # of those, replaced by <mask>
-    random_token_prob: float = 0.1  # … replaced by a random piece; the rest stay unchanged
+    """Dynamic masking (BERT/RoBERTa); `train` (xlmr.config.TrainConfig) extends it, so these are `train.*`."""
+
+    mask_prob: float = bounded(0.15, gt=0, lt=1)  # share of maskable tokens selected for prediction
+    mask_token_prob: float = bounded(0.8, ge=0, le=1)  # of those, replaced by <mask>
+    random_token_prob: float = bounded(0.1, ge=0, le=1)  # … replaced by a random piece; the rest stay unchanged
 
 
 def mask_tokens(
