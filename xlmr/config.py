@@ -23,6 +23,8 @@ from omegaconf import MISSING, DictConfig, OmegaConf, open_dict
 
 from xlmr.data.corpora import CORPUS_SCHEMAS, corpus_source
 from xlmr.data.mlm import MaskingConfig
+from xlmr.data.shards import ShardSpec
+from xlmr.data.tokenizer import TokenizerConfig
 from xlmr.eval.config import EvalConfig
 from xlmr.fields import IMPLEMENTATION, ConfigError, bounded, check_ranges, implementation
 from xlmr.optim import OptimConfig
@@ -60,16 +62,9 @@ class TrainConfig(OptimConfig, MaskingConfig):
 
 
 @dataclass
-class TokenizerConfig:
-    sample_sentences: int = bounded(200_000, ge=100)  # α-sampled sentences SentencePiece is trained on
-    character_coverage: float = bounded(0.9995, gt=0, le=1)
-    seed: int = 0  # not the run seed: runs that differ only in seed share one tokenizer
+class DataConfig(ShardSpec):
+    """`data.*`: the shards' split (ShardSpec's fields, xlmr/data/shards.py) and the held-out evaluation."""
 
-
-@dataclass
-class DataConfig:
-    valid_fraction: float = bounded(0.05, gt=0, lt=1)  # share of documents held out per language …
-    max_valid_tokens: int = bounded(50_000, ge=1)  # … up to this many tokens
     eval_sequences: int = bounded(128, ge=1)  # held-out sequences scored per language
     # languages scored by held-out MLM although absent from pretraining (the paper's "unseen" case);
     # they are tokenized with the run's tokenizer and are not part of the groups

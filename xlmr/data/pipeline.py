@@ -104,7 +104,7 @@ def prepare_data(cfg: Config, log=print) -> PreparedData:
         f"{cfg.tokenizer.sample_sentences} sentences sampled with alpha={cfg.alpha}")
     tok_art = get_or_build(cache_dir, "tokenizer", _tokenizer_spec(cfg, texts), build_tokenizer)
     tok = Tokenizer.from_dir(tok_art.path)
-    spec = ShardSpec(valid_fraction=cfg.data.valid_fraction, max_valid_tokens=cfg.data.max_valid_tokens)
+    spec = cfg.data  # a DataConfig is a ShardSpec
     shards_art = get_or_build(cache_dir, "shards", _shards_spec(cfg, tok_art.key, texts),
                               lambda tmp: build_shards(tok, {lang: texts[lang].path for lang in langs}, tmp, spec))
     data = PreparedData(langs, texts, q, tok_art.path, Shards(shards_art.path, shards_art.manifest),

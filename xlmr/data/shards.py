@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from xlmr.fields import bounded, implementation
+
 from .text import iter_documents
 from .tokenizer import EOS, Tokenizer
 
@@ -26,11 +28,13 @@ def token_dtype(vocab_size: int) -> np.dtype:
     return np.dtype(np.uint16) if vocab_size <= 2**16 else np.dtype(np.uint32)
 
 
-@dataclass(frozen=True)
+@dataclass
 class ShardSpec:
-    valid_fraction: float = 0.05
-    max_valid_tokens: int = 50_000
-    encode_batch_docs: int = 1_000  # documents per SentencePiece call
+    """How text becomes shards; `data` (xlmr.config.DataConfig) extends it, so these are `data.*`."""
+
+    valid_fraction: float = bounded(0.05, gt=0, lt=1)  # share of documents held out per language …
+    max_valid_tokens: int = bounded(50_000, ge=1)  # … up to this many tokens
+    encode_batch_docs: int = implementation(1_000)  # documents per SentencePiece call (speed, not content)
 
 
 def write_language_shards(

@@ -12,9 +12,21 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from xlmr.fields import bounded
+
+
+@dataclass
+class TokenizerConfig:
+    """`tokenizer.*`: how the SentencePiece unigram model is trained (the size is the top-level vocab_size)."""
+
+    sample_sentences: int = bounded(200_000, ge=100)  # α-sampled sentences SentencePiece is trained on
+    character_coverage: float = bounded(0.9995, gt=0, le=1)
+    seed: int = 0  # not the run seed: runs that differ only in seed share one tokenizer
 
 BOS, PAD, EOS, UNK = 0, 1, 2, 3
 FAIRSEQ_OFFSET = 1
