@@ -43,6 +43,11 @@ def runs_dir_under_a_file(tmp: Path) -> list[str]:
     return [f"paths.runs_dir={tmp / 'a_file' / 'runs'}"]
 
 
+def cache_dir_under_a_file(tmp: Path) -> list[str]:
+    (tmp / "a_file").write_text("x")
+    return [f"paths.cache_dir={tmp / 'a_file' / 'cache'}"]
+
+
 def runs_dir_read_only(tmp: Path) -> list[str]:
     (tmp / "ro").mkdir()
     os.chmod(tmp / "ro", 0o555)
@@ -59,6 +64,7 @@ CASES = {
     "empty corpus file": (empty_file, "empty corpus file"),
     "runs dir under a file": (runs_dir_under_a_file, "paths.runs_dir="),
     "runs dir not writable": (runs_dir_read_only, "paths.runs_dir="),
+    "cache dir under a file": (cache_dir_under_a_file, "paths.cache_dir="),
     "synthetic range": (lambda tmp: ["corpus.n_topics=1"], "corpus.n_topics=1"),
     "synthetic probability": (lambda tmp: ["corpus.p_code_switch=1.5"], "corpus.p_code_switch=1.5"),
     "synthetic range, plan only": (lambda tmp: ["-m", "corpus.n_topics=1", "plan_only=true"], "corpus.n_topics=1"),
@@ -82,8 +88,9 @@ def test_bad_input_is_one_line_early_and_leaves_nothing(case, tmp_path):
     runs_dir = next((a.split("=", 1)[1] for a in args if a.startswith("paths.runs_dir=")), str(tmp_path / "runs"))
     tiny = [o for o in TINY if "corpus=cc100" not in args or not o.startswith("corpus.")]  # synthetic-only keys
     flags = [a for a in args if a.startswith("-")]  # -m goes before the overrides
-    r = run_train(*flags, *tiny, f"paths.cache_dir={tmp_path / 'cache'}", f"paths.runs_dir={runs_dir}",
-                  *[a for a in args if a not in flags])
+    cache_dir = next((a.split("=", 1)[1] for a in args if a.startswith("paths.cache_dir=")), str(tmp_path / "cache"))
+    r = run_train(*flags, *tiny, f"paths.cache_dir={cache_dir}", f"paths.runs_dir={runs_dir}",
+                  *[a for a in args if a not in flags and not a.startswith("paths.cache_dir=")])
     out = r.stdout + r.stderr
     errors = [line for line in out.splitlines() if line.startswith("error:")]
     assert r.returncode != 0, out[-2000:]

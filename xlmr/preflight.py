@@ -61,12 +61,14 @@ class Preflight(Callback):
                                   f"(python train.py -m sweep={given})")
             validate(config)
             check_writable(Path(config.hydra.run.dir), "paths.runs_dir", config.paths.runs_dir)
+            check_writable(Path(config.paths.cache_dir), "paths.cache_dir", config.paths.cache_dir)
         except ConfigError as err:
             refuse(err)
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         try:
             check_writable(Path(config.hydra.sweep.dir), "paths.runs_dir", config.paths.runs_dir)
+            check_writable(Path(config.paths.cache_dir), "paths.cache_dir", config.paths.cache_dir)
             check_launcher(config.hydra.launcher)
         except ConfigError as err:
             refuse(err)
