@@ -73,6 +73,9 @@ def test_tiny_run_writes_a_complete_run_directory(finished):
     names = {r["name"] for r in rows}
     assert "train/loss" in names and "val/en/mlm_loss" in names and "val/group/low/mlm_loss" in names
     assert {int(r["step"]) for r in rows if r["name"] == "val/en/mlm_loss"} == {6, 12}  # mid-training + final
+    assert 0 < result["mfu"] <= 1 and "measured" in result["peak_source"]  # CPU: against its own matmul rate
+    assert result["mfu"] == pytest.approx(result["train_tokens_per_s"] * result["flops_per_token"]
+                                          / result["peak_flops"], rel=1e-3)
     sampling = (run_dir / "sampling.tsv").read_text().splitlines()
     assert sampling[0].startswith("lang\tsentences\tp\tq") and len(sampling) == 8
 
@@ -411,3 +414,14 @@ def test_wandb_receives_the_whole_resolved_config(cache, tmp_path, monkeypatch):
     assert {named.get(k, k) for k in everything} <= set(seen["knobs"]) | set(seen["implementation"])
     assert seen["implementation"]["trainer.precision"] == cfg.trainer.precision and "paths.cache_dir" in seen["implementation"]
     assert seen["knobs"]["train.mask_prob"] == cfg.train.mask_prob and seen["knobs"]["corpus.p_code_switch"] == 0.3
+
+
+@pytest.mark.slow
+def test_torch_compile_trains_and_keeps_checkpoints_portable(cache, tmp_path):
+    import torch
+
+    cfg = tiny_cfg(cache, "langs=[en,sw]", "train.max_steps=3", "trainer.compile=true")
+    result = run(cfg, tmp_path / "compiled", "test", "compiled")
+    assert result["status"] == "done" and result["steps"] == 3
+    state = torch.load(tmp_path / "compiled" / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    assert not [k for k in state["state_dict"] if "_orig_mod" in k]  # the same keys as an uncompiled run

@@ -88,6 +88,7 @@ class TrainerConfig:
     ckpt_every_steps: int = bounded(100, ge=1)
     keep_step_checkpoints: bool = False  # keep every step-*.ckpt, not only last.ckpt
     progress_bar: bool = False
+    compile: bool = False  # torch.compile the model (nn.Module.compile: checkpoints keep their keys)
 
 
 @dataclass

@@ -39,8 +39,8 @@ class TrainBatches(Dataset):
             self._streams = [self.shards.tokens(lang, "train") for lang in self.langs]
         batch = sample_train_batch(self._streams, self.q, self.micro_batch_size, self.seq_len, self.masking,
                                    self.mask_id, self.seed, self.rank, index)
-        batch["index"] = np.array(index, dtype=np.int64)  # seeds dropout in the training step
-        return _to_torch(batch)
+        # seeds dropout in the training step: a Python int stays on the host (no device-to-host sync per step)
+        return {**_to_torch(batch), "index": int(index)}
 
     def __getstate__(self):  # memmaps are reopened in the worker, not pickled
         return {**self.__dict__, "_streams": None}

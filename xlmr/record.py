@@ -49,6 +49,9 @@ class RunRecord:
     data_time_s: Optional[float] = None
     train_tokens_per_s: Optional[float] = None  # this process's fit only (a resumed run: since the resume)
     flops_per_token: Optional[float] = None
+    mfu: Optional[float] = None  # train_tokens_per_s × flops_per_token / peak_flops
+    peak_flops: Optional[float] = None  # the device's limit in the precision used (xlmr/hardware.py)
+    peak_source: Optional[str] = None  # datasheet (GPU) or measured matmul rate (CPU)
     precision: Optional[str] = None
     world_size: Optional[int] = None
     languages: dict[str, dict[str, float]] = field(default_factory=dict)  # lang → metric → value

@@ -207,7 +207,9 @@ def _train_and_evaluate(cfg: Config, run_dir: Path, sweep: str, run_name: str,
     from xlmr.data.sampling import format_tsv, matched_steps, sampling_table
     from xlmr.lit import MLMModule, parse_eval, read_checkpoint_description
     from xlmr.loggers import RunCSVLogger, define_wandb_metrics, log_wandb_tables, make_wandb_logger
+    from xlmr.hardware import device_peak
     from xlmr.model import EncoderDims, flops_per_token
+    from xlmr.scaling import mfu
     from xlmr.preemption import CheckpointAtEnd, CheckpointOnSignal
 
     if cfg.trainer.threads > 0:
@@ -296,6 +298,8 @@ def _train_and_evaluate(cfg: Config, run_dir: Path, sweep: str, run_name: str,
         enable_progress_bar=cfg.trainer.progress_bar, enable_model_summary=False, default_root_dir=str(run_dir),
         deterministic=False, plugins=plugins,
     )
+    if cfg.trainer.compile:
+        module.model.compile()  # in place: the state_dict keeps its keys, so checkpoints stay portable
     t_fit = time.time()
     start_step = resume_step or 0
     trainer.fit(module, datamodule=dm, ckpt_path=str(ckpt) if ckpt else None)
@@ -304,6 +308,12 @@ def _train_and_evaluate(cfg: Config, run_dir: Path, sweep: str, run_name: str,
     final = torch.load(run_dir / CKPT_DIR / LAST_CKPT, map_location="cpu", weights_only=False, mmap=True)
     final_step = int(final["global_step"])
     steps_now = final_step - start_step
+    tokens_per_s = steps_now * cfg.train.batch_tokens / fit_seconds if steps_now else None
+    peak = device_peak(precision, cfg.trainer.accelerator)
+    utilisation = mfu(tokens_per_s, fpt, peak.flops) if tokens_per_s else None
+    if launch_rank() == 0 and utilisation is not None:
+        print(f"[run] {tokens_per_s:,.0f} tokens/s = {100 * utilisation:.1f}% MFU of {peak.flops / 1e12:.3g} TFLOP/s "
+              f"({peak.source})")
     trainer.limit_val_batches = 1.0
     trainer.validate(module, datamodule=dm, verbose=False)
     # from callback_metrics: under ddp_spawn only they come back to this process
@@ -326,13 +336,15 @@ def _train_and_evaluate(cfg: Config, run_dir: Path, sweep: str, run_name: str,
             summary = {f"final/{lang}/{m}": v for lang, ms in evaluation["languages"].items() for m, v in ms.items()}
             summary.update({f"final/group/{g}/{m}": v for g, ms in evaluation["groups"].items() for m, v in ms.items()})
             summary["final/tokens_seen"] = final_step * cfg.train.batch_tokens
+            summary.update({"final/train_tokens_per_s": tokens_per_s, "final/mfu": utilisation})
             lg.experiment.summary.update(summary)
             log_wandb_tables(lg.experiment, table, evaluation)
             lg.experiment.finish()
     return {
+        "mfu": utilisation, "peak_flops": peak.flops, "peak_source": peak.source,
         "params": params, "steps": final_step, "tokens_seen": final_step * cfg.train.batch_tokens,
         "wall_time_s": round(time.time() - t0, 2), "data_time_s": round(t_data, 2),
-        "train_tokens_per_s": round(steps_now * cfg.train.batch_tokens / fit_seconds, 1) if steps_now else None,
+        "train_tokens_per_s": round(tokens_per_s, 1) if tokens_per_s else None,
         "flops_per_token": fpt, "precision": precision, "world_size": world_size(cfg),
         "languages": evaluation["languages"], "groups": evaluation["groups"],
         "artifacts": data.artifacts, "count_unit": "sentences", "unseen_langs": data.unseen,
