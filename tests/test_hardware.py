@@ -1,6 +1,5 @@
 """The hardware's limit for MFU: datasheet peaks on GPUs, a measured matmul rate on CPUs."""
 
-import pytest
 import torch
 
 from xlmr import hardware
