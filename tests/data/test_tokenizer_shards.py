@@ -95,3 +95,28 @@ def test_single_document_language_is_refused(tokenizer, tmp_path):
     one.write_text("alpha beta gamma\n")
     with pytest.raises(ValueError, match="1 document"):
         build_shards(tokenizer, {"en": one}, tmp_path, ShardSpec())
+
+
+def test_encode_flat_is_encode_with_eos(tokenizer, corpus):
+    sentences = [s for doc in iter_documents(corpus["xx"]) for s in doc] + ["", "unseen ∑ text"]
+    ids, lengths = tokenizer.encode_flat(sentences)
+    expected = [np.append(x, EOS) for x in tokenizer.encode(sentences)]
+    assert lengths.tolist() == [len(x) for x in expected]
+    assert np.array_equal(ids, np.concatenate(expected)) and (ids == UNK).any()  # ∑ is not in the vocabulary
+
+
+@pytest.mark.parametrize("batch_docs", [1, 7, 1000])
+def test_shards_equal_a_document_by_document_reference(tokenizer, corpus, tmp_path, batch_docs):
+    """The vectorised builder writes exactly what encoding each sentence, document by document, gives."""
+    spec = ShardSpec(valid_fraction=0.1, max_valid_tokens=300, encode_batch_docs=batch_docs)
+    info = build_shards(tokenizer, {"en": corpus["en"]}, tmp_path, spec)
+    ref = {"train": [], "valid": []}
+    for i, doc in enumerate(iter_documents(corpus["en"])):
+        tokens = np.concatenate([np.append(x, EOS) for x in tokenizer.encode(doc)])
+        held = i % 10 == 0 and sum(map(len, ref["valid"])) < 300
+        ref["valid" if held else "train"].append(tokens)
+    shards = Shards(tmp_path, info)
+    for split in ("train", "valid"):
+        assert np.array_equal(np.asarray(shards.tokens("en", split)), np.concatenate(ref[split]))
+        starts = np.cumsum([0] + [len(t) for t in ref[split][:-1]])
+        assert np.array_equal(np.load(tmp_path / f"en.{split}.docs.npy"), starts)

@@ -19,7 +19,7 @@ import numpy as np
 from xlmr.fields import bounded, implementation
 
 from .text import iter_documents
-from .tokenizer import EOS, Tokenizer
+from .tokenizer import Tokenizer
 
 SPLITS = ("train", "valid")
 
@@ -40,31 +40,40 @@ class ShardSpec:
 def write_language_shards(
     tok: Tokenizer, lang: str, text_file: Path, out_dir: Path, spec: ShardSpec
 ) -> dict:
+    """Tokenize one language's text file into `<lang>.{train,valid}.bin` (+ document offsets), streaming
+    `encode_batch_docs` documents at a time. Per batch: one SentencePiece call (Tokenizer.encode_flat), then
+    array operations only; the single Python loop is over documents, to assign the held-out split."""
     dtype = token_dtype(tok.vocab_size)
     stride = max(1, round(1 / spec.valid_fraction))
     files = {split: open(out_dir / f"{lang}.{split}.bin", "wb") for split in SPLITS}
-    doc_starts: dict[str, list[int]] = {split: [] for split in SPLITS}
+    doc_starts: dict[str, list[np.ndarray]] = {split: [] for split in SPLITS}
     tokens = dict.fromkeys(SPLITS, 0)
     chars = dict.fromkeys(SPLITS, 0)
     docs_seen = 0
 
     def flush(batch: list[list[str]]) -> None:
         nonlocal docs_seen
-        flat = [s for doc in batch for s in doc]
-        encoded = iter(tok.encode(flat))
-        for doc in batch:
-            to_valid = docs_seen % stride == 0 and tokens["valid"] < spec.max_valid_tokens
-            split = "valid" if to_valid else "train"
-            pieces = []
-            for sentence in doc:
-                pieces.append(next(encoded))
-                pieces.append(np.array([EOS]))
-                chars[split] += len(sentence)
-            arr = np.concatenate(pieces).astype(dtype)
-            doc_starts[split].append(tokens[split])
-            tokens[split] += len(arr)
-            arr.tofile(files[split])
-            docs_seen += 1
+        sentences = [s for doc in batch for s in doc]
+        ids, lengths = tok.encode_flat(sentences)  # (n_tokens,), (n_sentences,): </s> after each sentence
+        first_sentence = np.cumsum([0] + [len(doc) for doc in batch[:-1]])  # (n_docs,)
+        doc_tokens = np.add.reduceat(lengths, first_sentence)  # (n_docs,)
+        doc_chars = np.add.reduceat(np.fromiter(map(len, sentences), dtype=np.int64, count=len(sentences)),
+                                    first_sentence)
+        # every stride-th document is held out, until the held-out split has max_valid_tokens
+        held_out = np.zeros(len(batch), dtype=bool)
+        valid_tokens = tokens["valid"]
+        for i, n in enumerate(doc_tokens.tolist()):
+            if (docs_seen + i) % stride == 0 and valid_tokens < spec.max_valid_tokens:
+                held_out[i] = True
+                valid_tokens += n
+        token_held_out = np.repeat(held_out, doc_tokens)
+        for split, docs, toks in (("valid", held_out, token_held_out), ("train", ~held_out, ~token_held_out)):
+            sizes = doc_tokens[docs]
+            doc_starts[split].append(tokens[split] + np.cumsum(sizes) - sizes)
+            ids[toks].astype(dtype).tofile(files[split])
+            tokens[split] += int(sizes.sum())
+            chars[split] += int(doc_chars[docs].sum())
+        docs_seen += len(batch)
 
     try:
         batch: list[list[str]] = []
@@ -82,8 +91,10 @@ def write_language_shards(
         raise ValueError(f"corpus file {text_file}: language '{lang}' has {docs_seen} document(s); "
                          "at least 2 are needed for a train/valid split (documents are separated by blank lines)")
     for split in SPLITS:
-        np.save(out_dir / f"{lang}.{split}.docs.npy", np.asarray(doc_starts[split], dtype=np.int64))
-    return {"tokens": tokens, "chars": chars, "documents": {s: len(doc_starts[s]) for s in SPLITS}}
+        starts = np.concatenate(doc_starts[split]) if doc_starts[split] else np.zeros(0, dtype=np.int64)
+        np.save(out_dir / f"{lang}.{split}.docs.npy", starts.astype(np.int64))
+    return {"tokens": tokens, "chars": chars, "documents": {s: len(np.concatenate(doc_starts[s])) if doc_starts[s]
+                                                          else 0 for s in SPLITS}}
 
 
 def build_shards(tok: Tokenizer, text_files: Mapping[str, Path], out_dir: Path, spec: ShardSpec) -> dict:

@@ -10,6 +10,7 @@ so the model's embedding table has V + 2 rows (XLM-R: V = 250,000 → 250,002), 
 from __future__ import annotations
 
 import io
+import itertools
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ class TokenizerConfig:
 
 BOS, PAD, EOS, UNK = 0, 1, 2, 3
 FAIRSEQ_OFFSET = 1
+SPM_EOS = 2  # SentencePiece's own </s> id in the models trained here (unk 0, bos 1, eos 2)
 SPECIAL_IDS = (BOS, PAD, EOS, UNK)
 MODEL_FILE = "sentencepiece.bpe.model"  # XLM-R's file name (it is a unigram model despite the name)
 
@@ -120,6 +122,18 @@ class Tokenizer:
         ids = spm_ids.astype(np.int64) + FAIRSEQ_OFFSET
         ids[spm_ids == 0] = UNK  # spm <unk> → 3
         return ids
+
+    def encode_flat(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Many strings at SentencePiece's own speed: (ids, lengths), where ids (int64, (Σ lengths,)) are
+        every string's model ids each followed by </s>, and lengths[i] counts string i's ids and its </s>.
+        One batched, multi-threaded SentencePiece call; the id mapping is vectorised over the whole batch."""
+        spm_ids = self.sp.encode(list(texts), add_eos=True)  # SentencePiece's </s> (id 2) after each string
+        lengths = np.fromiter(map(len, spm_ids), dtype=np.int64, count=len(spm_ids))
+        flat = np.fromiter(itertools.chain.from_iterable(spm_ids), dtype=np.int64, count=int(lengths.sum()))
+        ids = flat + FAIRSEQ_OFFSET
+        ids[flat == 0] = UNK  # spm <unk> → 3
+        ids[flat == SPM_EOS] = EOS  # spm </s> → fairseq's 2
+        return ids, lengths
 
     def encode(self, texts: Sequence[str]) -> list[np.ndarray]:
         """Batched (multi-threaded inside SentencePiece) encoding of many strings."""
