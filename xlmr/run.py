@@ -148,7 +148,8 @@ def _run_owned(cfg: Config, run_dir: Path, sweep: str, run_name: str, callbacks:
         requeued = isinstance(err, SystemExit) and err.code == REQUEUE_EXIT
         record.update(status="interrupted", error="stopped by the user (Ctrl-C); re-running resumes it" if by_user
                       else f"requeued after signal (exit {err.code})" if requeued else f"exited (code {err.code})")
-        _finish_wandb_run()
+        if by_user:  # a requeue leaves W&B alone: submitit's exit path and the next job continue the same run
+            _finish_wandb_run()
         raise
     except BaseException as err:
         record.update(status="failed", error=f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}")
