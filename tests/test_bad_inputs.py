@@ -65,6 +65,8 @@ CASES = {
     "runs dir under a file": (runs_dir_under_a_file, "paths.runs_dir="),
     "runs dir not writable": (runs_dir_read_only, "paths.runs_dir="),
     "cache dir under a file": (cache_dir_under_a_file, "paths.cache_dir="),
+    "gettext: too little text": (lambda tmp: ["corpus=gettext", "langs=[en,fr]", "corpus.min_chars_per_lang=1000000000"],
+                                 "corpus.min_chars_per_lang=1000000000: gettext corpus: no text for 'fr'"),
     "synthetic range": (lambda tmp: ["corpus.n_topics=1"], "corpus.n_topics=1"),
     "synthetic probability": (lambda tmp: ["corpus.p_code_switch=1.5"], "corpus.p_code_switch=1.5"),
     "synthetic range, plan only": (lambda tmp: ["-m", "corpus.n_topics=1", "plan_only=true"], "corpus.n_topics=1"),
@@ -84,9 +86,12 @@ CASES = {
 @pytest.mark.parametrize("case", list(CASES))
 def test_bad_input_is_one_line_early_and_leaves_nothing(case, tmp_path):
     make, needle = CASES[case]
+    if case.startswith("gettext") and not Path("/usr/share/locale/fr/LC_MESSAGES").is_dir():
+        pytest.skip("no system gettext catalogs for fr on this machine")
     args = make(tmp_path)
     runs_dir = next((a.split("=", 1)[1] for a in args if a.startswith("paths.runs_dir=")), str(tmp_path / "runs"))
-    tiny = [o for o in TINY if "corpus=cc100" not in args or not o.startswith("corpus.")]  # synthetic-only keys
+    own_corpus = any(a in args for a in ("corpus=cc100", "corpus=gettext"))
+    tiny = [o for o in TINY if not own_corpus or not o.startswith("corpus.")]  # synthetic-only keys
     flags = [a for a in args if a.startswith("-")]  # -m goes before the overrides
     cache_dir = next((a.split("=", 1)[1] for a in args if a.startswith("paths.cache_dir=")), str(tmp_path / "cache"))
     r = run_train(*flags, *tiny, f"paths.cache_dir={cache_dir}", f"paths.runs_dir={runs_dir}",
