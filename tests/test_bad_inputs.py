@@ -108,12 +108,27 @@ def test_bad_input_is_one_line_early_and_leaves_nothing(case, tmp_path):
         assert left == [], left
 
 
-def test_a_vocab_too_large_is_found_once_then_at_plan_time(tmp_path):
-    common = [*TINY, "vocab_size=900000", "langs=[en,sw]", f"paths.cache_dir={tmp_path / 'cache'}",
+def _errors(r) -> list[str]:
+    return [line for line in (r.stdout + r.stderr).splitlines() if line.startswith("error:")]
+
+
+def test_a_vocab_beyond_what_the_corpus_can_yield_is_refused_before_any_tokenizer(tmp_path):
+    common = [*TINY, "langs=[en,sw]", f"paths.cache_dir={tmp_path / 'cache'}", f"paths.runs_dir={tmp_path / 'runs'}"]
+    first = run_train(*common, "vocab_size=900000")  # builds the (cheap) corpus, then stops: no tokenizer trained
+    assert first.returncode == 2 and len(_errors(first)) == 1 and "can yield at most" in _errors(first)[0]
+    sweep = run_train("-m", *common, "vocab_size=900000", "seed=1,2")  # the corpus is cached: refused at the plan
+    assert sweep.returncode == 2 and "can yield at most" in sweep.stderr and "nothing was launched" in sweep.stderr
+    assert not list((tmp_path / "cache" / "tokenizer").glob("*"))  # no tokenizer was trained, or remembered
+    assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").rglob("result.json"))
+
+
+def test_a_vocab_too_large_for_the_tokenizer_is_found_once_then_at_plan_time(tmp_path):
+    # below the corpus's upper bound (~61k pieces) but above what SentencePiece finds in the sample
+    common = [*TINY, "vocab_size=20000", "langs=[en,sw]", f"paths.cache_dir={tmp_path / 'cache'}",
               f"paths.runs_dir={tmp_path / 'runs'}"]
     first = run_train(*common)  # the tokenizer finds it (seconds of work), and the cache remembers it
-    errors = [line for line in (first.stdout + first.stderr).splitlines() if line.startswith("error:")]
-    assert first.returncode == 2 and len(errors) == 1 and "vocab_size=900000" in errors[0], first.stderr[-2000:]
+    assert first.returncode == 2 and len(_errors(first)) == 1 and "vocab_size=20000" in _errors(first)[0], \
+        first.stderr[-2000:]
     assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").rglob("result.json"))
     sweep = run_train("-m", *common, "seed=1,2")  # other seeds share the tokenizer: refused at the plan
     assert sweep.returncode == 2 and "found by an earlier build" in sweep.stderr and "nothing was launched" in sweep.stderr

@@ -1,7 +1,6 @@
 """Composition of every config group and sweep value, and refusal of bad input before any work."""
 
 import dataclasses
-from pathlib import Path
 
 import pytest
 from hydra.errors import ConfigCompositionException

@@ -120,3 +120,16 @@ def test_shards_equal_a_document_by_document_reference(tokenizer, corpus, tmp_pa
         assert np.array_equal(np.asarray(shards.tokens("en", split)), np.concatenate(ref[split]))
         starts = np.cumsum([0] + [len(t) for t in ref[split][:-1]])
         assert np.array_equal(np.load(tmp_path / f"en.{split}.docs.npy"), starts)
+
+
+def test_max_pieces_bounds_what_sentencepiece_can_train(corpus, tmp_path):
+    from xlmr.data.text import max_pieces, substrings
+
+    assert substrings(3) == 6 and max_pieces({"ab"}) == 6  # "▁ab": ▁ a b ▁a ab ▁ab
+    assert substrings(20) == sum(21 - n for n in range(1, 17))  # pieces are at most 16 characters
+    bound = count_text(corpus["en"]).max_pieces
+    counts = {"en": count_text(corpus["en"]).sentences}
+    with pytest.raises(VocabTooLarge) as err:  # SentencePiece says how many pieces it could have made
+        train_sentencepiece(sample_sentences({"en": corpus["en"]}, counts, {"en": 1.0}, 2000, 0), bound + 1, tmp_path)
+    found = int(str(err.value).rsplit("<=", 1)[1].strip(" ."))
+    assert found <= bound

@@ -67,6 +67,7 @@ class LanguageText:
     sentences: int  # n_i for sampling, in sentences (non-empty lines)
     key: str  # content key of this text (cache key of the artifact, or of the file's identity)
     task_dir: Path | None = None  # labelled task files <lang>.{train,test}.tsv, when the source has them
+    max_pieces: int | None = None  # upper bound on its SentencePiece pieces (text.TextStats); None: unknown
 
 
 class CorpusSource(Protocol):
@@ -111,12 +112,13 @@ class GeneratedSource:
         for lang in codes:
             def build(tmp: Path, lang: str = lang) -> dict[str, Any]:
                 text, sentences, info = self._build(tmp, lang)
-                return {"lang": lang, "text": str(text), "sentences": sentences, **info}
+                return {"lang": lang, "text": str(text), "sentences": sentences,
+                        "max_pieces": count_text(tmp / text).max_pieces, **info}
 
             art = get_or_build(cache_dir, "corpus", self._spec(lang), build)
             task_dir = art.path / "task"
             out[lang] = LanguageText(lang, art.path / art.manifest["text"], int(art.manifest["sentences"]), art.key,
-                                     task_dir if task_dir.is_dir() else None)
+                                     task_dir if task_dir.is_dir() else None, art.manifest.get("max_pieces"))
         return out
 
 
@@ -222,7 +224,8 @@ class CC100Source:
             bad = art.manifest["stats"]["undecodable_lines"]
             if bad:
                 print(f"[corpus] {path}: {bad} line(s) had bytes that are not UTF-8 (read as U+FFFD)")
-            out[lang] = LanguageText(lang, path, int(art.manifest["stats"]["sentences"]), art.key)
+            out[lang] = LanguageText(lang, path, int(art.manifest["stats"]["sentences"]), art.key,
+                                     max_pieces=art.manifest["stats"].get("max_pieces"))
         return out
 
 

@@ -75,6 +75,15 @@ def _shards_spec(cfg: Config, tokenizer_key: str, texts: dict[str, LanguageText]
             **{f.name: data[f.name] for f in fields(ShardSpec) if f.name in data}, "version": SHARDS_VERSION}
 
 
+def check_vocab_fits(vocab_size: int, texts: dict[str, LanguageText]) -> None:
+    """Refuse a vocab_size larger than the pieces the corpus can yield at all (a cheap upper bound recorded
+    with each cached corpus, xlmr/data/text.py): found at plan time, before a tokenizer is trained."""
+    bounds = [texts[lang].max_pieces for lang in texts]
+    if bounds and None not in bounds and vocab_size > sum(bounds):
+        raise ConfigError("vocab_size", vocab_size, f"too large for this corpus: its text can yield at most "
+                          f"{sum(bounds):,} distinct pieces (substrings of its distinct words); lower vocab_size")
+
+
 def _record(art: Artifact) -> dict[str, Any]:
     return {"key": art.key, "path": str(art.path), "built_now": art.built_now}
 
@@ -100,6 +109,7 @@ def prepare_data(cfg: Config, log=print) -> PreparedData:
                               "raise tokenizer.sample_sentences / the corpus size") from None
         return {**info, "langs": langs, "q": q_by_lang}
 
+    check_vocab_fits(cfg.vocab_size, texts)
     log(f"[data] tokenizer: SentencePiece unigram, {cfg.vocab_size} pieces, "
         f"{cfg.tokenizer.sample_sentences} sentences sampled with alpha={cfg.alpha}")
     tok_art = get_or_build(cache_dir, "tokenizer", _tokenizer_spec(cfg, texts), build_tokenizer)
@@ -132,6 +142,7 @@ def data_status(cfg: Config) -> dict[str, str]:
         return status
     texts = source.prepare(langs, cache_dir)  # all cached: reads manifests only
     tok_spec = _tokenizer_spec(cfg, texts)
+    check_vocab_fits(cfg.vocab_size, texts)
     failure = failed_before(cache_dir, "tokenizer", tok_spec)
     if failure is not None:  # e.g. a vocab too large for this corpus: the sweep stops at its plan
         raise failure
