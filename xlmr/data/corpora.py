@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 from xlmr.fields import ConfigError
 
-from .corpus import CC100Corpus, CC100Source, CorpusSource, GettextCorpus, GettextSource, SyntheticCorpus, SyntheticSource
+from .corpus import CC100Corpus, CC100Source, CorpusConfig, CorpusSource, GettextCorpus, GettextSource, SyntheticCorpus, SyntheticSource
 from .hf_source import HFCorpus, HFSource
 
 
@@ -29,7 +29,7 @@ CORPORA: dict[str, Corpus] = {
 CORPUS_SCHEMAS: dict[str, type] = {name: corpus.schema for name, corpus in CORPORA.items()}
 
 
-def corpus_source(cfg: Any) -> CorpusSource:
+def corpus_source(cfg: CorpusConfig) -> CorpusSource:
     """The reader for a corpus config (its schema object, a DictConfig or any object with `name`)."""
     if cfg.name not in CORPORA:
         raise ConfigError("corpus", cfg.name, f"unknown corpus; valid: {', '.join(sorted(CORPORA))}")

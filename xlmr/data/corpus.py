@@ -125,7 +125,7 @@ class GeneratedSource:
 class SyntheticSource(GeneratedSource):
     name = "synthetic"
 
-    def __init__(self, cfg: Any):
+    def __init__(self, cfg: SyntheticCorpus):
         from .synthetic import SyntheticCorpusConfig
 
         fields = {f.name for f in dataclasses.fields(SyntheticCorpusConfig)}
@@ -176,7 +176,7 @@ def xz_looks_complete(path: Path) -> bool:
 class CC100Source:
     name = "cc100"
 
-    def __init__(self, cfg: Any):
+    def __init__(self, cfg: CC100Corpus):
         self.root = Path(os.path.expanduser(str(cfg.path)))
 
     def _file(self, lang: str) -> Path:
@@ -232,7 +232,7 @@ class CC100Source:
 class GettextSource(GeneratedSource):
     name = "gettext"
 
-    def __init__(self, cfg: Any):
+    def __init__(self, cfg: GettextCorpus):
         roots = [Path(os.path.expanduser(str(r))) for r in cfg.locale_roots]
         self.roots = [r for r in roots if r.exists()]  # the fetched tree is optional
         self.min_chars = cfg.min_chars_per_lang

@@ -135,7 +135,7 @@ class _Where:
 class HFSource(GeneratedSource):
     name = "hf"
 
-    def __init__(self, cfg: Any):
+    def __init__(self, cfg: HFCorpus):
         self.p = _params(cfg)
         self._hf_cache: Path | None = None
 
