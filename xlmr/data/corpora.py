@@ -10,7 +10,8 @@ from typing import Any, Callable
 
 from xlmr.fields import ConfigError
 
-from .corpus import CC100Corpus, CC100Source, CorpusConfig, CorpusSource, GettextCorpus, GettextSource, SyntheticCorpus, SyntheticSource
+from .corpus import (CC100Corpus, CC100Source, CorpusConfig, CorpusSource, GettextCorpus, GettextSource,
+                     SyntheticCorpus, SyntheticSource)
 from .hf_source import HFCorpus, HFSource
 
 
