@@ -278,7 +278,8 @@ def fig_langs(df: pd.DataFrame, metric: str) -> Figure:
     sel = _group_rows(df, metric, GROUPS)
     langs = _require_varying(sel, "num_langs", "language counts")
     widths = sorted(sel["model.hidden"].dropna().unique()) if "model.hidden" in sel.columns else []
-    panels = [(h, sel[sel["model.hidden"] == h]) for h in widths] if len(widths) > 1 else [(_constant(sel, "model.hidden"), sel)]
+    panels = ([(h, sel[sel["model.hidden"] == h]) for h in widths] if len(widths) > 1
+              else [(_constant(sel, "model.hidden"), sel)])
     fig, axes = _new_figure(len(panels))
     all_stats = []
     for ax, (hidden, part) in zip(axes, panels):
@@ -342,7 +343,8 @@ def fig_langs_capacity(df: pd.DataFrame, metric: str) -> Figure:
                 _draw(ax, diag, "num_langs", f"capacity grown with languages{suffix}",
                       {"color": "black", "marker": "D", "linewidth": 2.2}, LINESTYLES[i % len(LINESTYLES)])
             for _, r in part.iterrows():
-                ax.annotate(f"H={r['model.hidden']}", (float(r["num_langs"]), float(r["mean"])), textcoords="offset points",
+                ax.annotate(f"H={r['model.hidden']}", (float(r["num_langs"]), float(r["mean"])),
+                            textcoords="offset points",
                             xytext=(4, 4), fontsize="x-small")
         ax.set_xscale("log")
         _set_ticks(ax, langs)

@@ -109,7 +109,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     scales = sorted({r["scale"] for r in rows})
     if len(scales) > 1:
         lo, hi = by[scales[0], "shards"]["peak_rss_mb"], by[scales[-1], "shards"]["peak_rss_mb"]
-        print(f"shard building peak RSS {scales[0]}× → {scales[-1]}×: {lo:.0f} → {hi:.0f} MB ({100 * (hi / lo - 1):+.0f} %)")
+        print(f"shard building peak RSS {scales[0]}× → {scales[-1]}×: {lo:.0f} → {hi:.0f} MB "
+              f"({100 * (hi / lo - 1):+.0f} %)")
     return rows
 
 

@@ -78,7 +78,8 @@ class XlmrSlurmLauncher(SlurmLauncher):
         setup = list(params.pop("setup", None) or [])
         setup.append(f"export PYTHONPATH={snapshot}${{PYTHONPATH:+:$PYTHONPATH}}")  # the snapshot comes first
         base = set(OmegaConf.structured(BaseQueueConf).keys())
-        executor.update_parameters(slurm_setup=setup, **{k if k in base else f"slurm_{k}": v for k, v in params.items()})
+        executor.update_parameters(slurm_setup=setup,
+                                   **{k if k in base else f"slurm_{k}": v for k, v in params.items()})
 
         job_params, run_dirs = [], []
         for idx, overrides in enumerate(job_overrides, start=initial_job_idx):
