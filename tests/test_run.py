@@ -138,6 +138,7 @@ def test_sweep_is_idempotent_and_reruns_only_failed_runs(tmp_path):
     assert all("train=debug" in n and "paths" not in n for n in names)
     second = run_train(*args)
     assert second.returncode == 0 and "2 skipped" in second.stdout
+    assert len(list((tmp_path / "runs" / "default").glob("multirun.*-*.yaml"))) == 2  # one per invocation
     # make one run look failed: only that one runs again (from its last checkpoint, which is at the end)
     victim = runs[0] / "result.json"
     record = json.loads(victim.read_text())

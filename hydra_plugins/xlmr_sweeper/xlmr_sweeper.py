@@ -15,7 +15,10 @@ Hydra only instantiates plugins that live in the `hydra_plugins` package, hence 
 
 import copy
 import logging
+import os
+import shutil
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional
@@ -79,7 +82,10 @@ class XlmrSweeper(BasicSweeper):
 
         sweep_dir = Path(self.config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
-        OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
+        # one record per invocation (a re-run does not overwrite the first's); multirun.yaml: the latest
+        invocation = sweep_dir / f"multirun.{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.yaml"
+        OmegaConf.save(self.config, invocation)
+        shutil.copyfile(invocation, sweep_dir / "multirun.yaml")
         returns, initial_job_idx, launch_error = [], 0, None
         while not self.is_done():
             batch = self.get_job_batch()
