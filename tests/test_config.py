@@ -176,3 +176,11 @@ def test_every_sweep_file_expands_to_its_grid(sweep, tmp_path):
                   f"paths.cache_dir={tmp_path / 'cache'}", timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
     assert f"sweep '{sweep}': {expected} run(s)" in r.stdout
+
+
+def test_help_lists_real_options_only():
+    r = run_train("--help")
+    groups = r.stdout.split("== Configuration groups ==")[1].split("== Config ==")[0]
+    assert "model: base" in groups and "schema" not in groups
+    refused = run_train("model=schema")
+    assert refused.returncode != 0 and "model/schema" in refused.stdout + refused.stderr

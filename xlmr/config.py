@@ -134,13 +134,12 @@ class Config:
 
 def register_configs() -> None:
     cs = ConfigStore.instance()
+    # Schemas are stored outside the config groups, as `<group>_schema` (each option's YAML pulls its own in
+    # with `/<group>_schema@_here_`), so that `--help` lists only real options: `model=schema` is none.
     cs.store(name="config_schema", node=Config)
-    cs.store(group="model", name="schema", node=ModelConfig)
-    cs.store(group="train", name="schema", node=TrainConfig)
-    cs.store(group="trainer", name="schema", node=TrainerConfig)
-    cs.store(group="logger", name="schema", node=LoggerConfig)
-    for name, schema in CORPUS_SCHEMAS.items():
-        cs.store(group="corpus", name=f"{name}_schema", node=schema)
+    for name, schema in {"model": ModelConfig, "train": TrainConfig, "trainer": TrainerConfig,
+                         "logger": LoggerConfig, **{f"corpus_{k}": v for k, v in CORPUS_SCHEMAS.items()}}.items():
+        cs.store(name=f"{name}_schema", node=schema)
 
 
 

@@ -1,5 +1,5 @@
 """The registry of corpus sources, the one place a source is named: `corpus=<name>` selects its schema
-(the config group's dataclass, registered in Hydra's ConfigStore as `<name>_schema`) and its reader.
+(the config group's dataclass, registered in Hydra's ConfigStore as `corpus_<name>_schema`) and its reader.
 Adding a source = a schema, a reader class with `check / prepare / cached`, one line here, one YAML in
 conf/corpus/."""
 
