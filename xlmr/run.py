@@ -24,9 +24,9 @@ from filelock import FileLock, Timeout
 from omegaconf import DictConfig, OmegaConf
 
 from xlmr import __version__
-from xlmr.record import RESULT_FILE, RunRecord, now
 from xlmr.config import (Config, ConfigError, accumulation, implementation_settings, science_knobs, typed, validate,
                          world_size)
+from xlmr.record import RESULT_FILE, RunRecord, now
 
 CKPT_DIR = "checkpoints"
 LAST_CKPT = "last.ckpt"
@@ -203,15 +203,15 @@ def _train_and_evaluate(cfg: Config, run_dir: Path, sweep: str, run_name: str,
     import torch
     from pytorch_lightning.callbacks import ModelCheckpoint
 
-    from xlmr.datamodule import MLMDataModule
     from xlmr.data.pipeline import prepare_data
     from xlmr.data.sampling import format_tsv, matched_steps, sampling_table
+    from xlmr.datamodule import MLMDataModule
+    from xlmr.hardware import device_peak
     from xlmr.lit import MLMModule, parse_eval, read_checkpoint_description
     from xlmr.loggers import RunCSVLogger, define_wandb_metrics, log_wandb_tables, make_wandb_logger
-    from xlmr.hardware import device_peak
     from xlmr.model import EncoderDims, flops_per_token
-    from xlmr.scaling import mfu
     from xlmr.preemption import CheckpointAtEnd, CheckpointOnSignal
+    from xlmr.scaling import mfu
 
     if cfg.trainer.threads > 0:
         torch.set_num_threads(cfg.trainer.threads)
