@@ -72,6 +72,12 @@ def test_tiny_run_writes_a_complete_run_directory(finished):
     rows = list(csv.DictReader(open(run_dir / "metrics.csv")))
     names = {r["name"] for r in rows}
     assert "train/loss" in names and "val/en/mlm_loss" in names and "val/group/low/mlm_loss" in names
+    # W&B's curves: learning rate (warmup then decay), throughput and MFU at every logging step
+    lrs = [float(r["value"]) for r in rows if r["name"] == "train/lr"]
+    assert len(lrs) == 6 and max(lrs) <= cfg.train.lr and lrs[-1] < max(lrs)
+    mfus = [float(r["value"]) for r in rows if r["name"] == "train/mfu"]
+    assert len(mfus) == 6 and all(0 < m < 1 for m in mfus)  # intervals from step 0: 0-2, 2-4, …, 10-12
+    assert len([r for r in rows if r["name"] == "train/tokens_per_s"]) == 6
     assert {int(r["step"]) for r in rows if r["name"] == "val/en/mlm_loss"} == {6, 12}  # mid-training + final
     assert 0 < result["mfu"] <= 1 and "measured" in result["peak_source"]  # CPU: against its own matmul rate
     assert result["mfu"] == pytest.approx(result["train_tokens_per_s"] * result["flops_per_token"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
 from typing import Any
 
 import numpy as np
@@ -14,7 +15,7 @@ import torch.nn.functional as F
 from xlmr.data.languages import GROUPS
 from xlmr.data.mlm import IGNORE
 from xlmr.model import EncoderDims, XLMRForMaskedLM, mlm_loss
-from xlmr.optim import OptimConfig, adamw_with_schedule
+from xlmr.optim import OptimConfig, adamw_with_schedule, lr_factor
 
 def language_metrics(nll_sum: float, correct: float, count: float, chars: float) -> dict[str, float]:
     """From sums over one language's masked tokens: nats/token, perplexity, accuracy, bits/char."""
@@ -67,6 +68,26 @@ def read_checkpoint_description(checkpoint: dict[str, Any]) -> dict[str, Any] | 
     return None if desc is None else {**desc, "dims": EncoderDims(**desc["dims"])}
 
 
+class ThroughputLogger(pl.Callback):
+    """Logs `train/tokens_per_s` and `train/mfu` every `every` optimizer steps (wall time between logs, so
+    data loading and logging count too): W&B's throughput curves. No device sync of its own."""
+
+    def __init__(self, tokens_per_step: int, flops_per_token: float, peak_flops: float, every: int):
+        self.tokens_per_step, self.flops_per_token, self.peak, self.every = (tokens_per_step, flops_per_token,
+                                                                           peak_flops, every)
+        self.last: tuple[int, float] | None = None  # (step, time) of the previous log
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, *args: Any) -> None:
+        step, now = trainer.global_step, time.perf_counter()
+        if step % self.every or (self.last and self.last[0] == step):
+            return  # not a logging step, or mid-accumulation
+        if self.last is not None:
+            tokens_per_s = (step - self.last[0]) * self.tokens_per_step / (now - self.last[1])
+            pl_module.log_dict({"train/tokens_per_s": tokens_per_s,
+                                "train/mfu": tokens_per_s * self.flops_per_token / self.peak})
+        self.last = (step, now)
+
+
 class MLMModule(pl.LightningModule):
     def __init__(self, dims: EncoderDims, optim: OptimConfig, langs: list[str], token_chars: np.ndarray, seed: int,
                  unseen: list[str] = (), tokenizer: dict[str, Any] | None = None):
@@ -85,6 +106,7 @@ class MLMModule(pl.LightningModule):
         torch.manual_seed((self.seed * 1_000_003 + self.global_rank * 7_919 + int(batch["index"])) % 2**63)
         loss, nll, _ = mlm_loss(self.model, batch["input_ids"], batch["targets"])
         self.log("train/loss", loss, prog_bar=True)
+        self.log("train/lr", self.optim.lr * lr_factor(self.global_step, self.optim.warmup_steps, self.optim.max_steps))
         self.log("train/masked_tokens", float(nll.numel()))
         return loss
 

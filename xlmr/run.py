@@ -207,7 +207,7 @@ def _train_and_evaluate(cfg: Config, run_dir: Path, sweep: str, run_name: str,
     from xlmr.data.sampling import format_tsv, matched_steps, sampling_table
     from xlmr.datamodule import MLMDataModule
     from xlmr.hardware import device_peak
-    from xlmr.lit import MLMModule, parse_eval, read_checkpoint_description
+    from xlmr.lit import MLMModule, ThroughputLogger, parse_eval, read_checkpoint_description
     from xlmr.loggers import RunCSVLogger, define_wandb_metrics, log_wandb_tables, make_wandb_logger
     from xlmr.model import EncoderDims, flops_per_token
     from xlmr.preemption import CheckpointAtEnd, CheckpointOnSignal
@@ -287,6 +287,8 @@ def _train_and_evaluate(cfg: Config, run_dir: Path, sweep: str, run_name: str,
         plugins.append(SLURMEnvironment(auto_requeue=False))
     if CheckpointOnSignal.wanted():
         callbacks = [*callbacks, CheckpointOnSignal(run_dir / CKPT_DIR / LAST_CKPT, accum)]
+    peak = device_peak(precision, cfg.trainer.accelerator)  # the limit MFU is measured against (xlmr/hardware.py)
+    callbacks = [*callbacks, ThroughputLogger(cfg.train.batch_tokens, fpt, peak.flops, cfg.trainer.log_every_steps)]
     trainer = pl.Trainer(
         accelerator=cfg.trainer.accelerator, devices=cfg.trainer.devices, num_nodes=cfg.trainer.num_nodes,
         strategy=strategy, precision=precision, max_steps=steps, max_epochs=-1,
@@ -310,7 +312,6 @@ def _train_and_evaluate(cfg: Config, run_dir: Path, sweep: str, run_name: str,
     final_step = int(final["global_step"])
     steps_now = final_step - start_step
     tokens_per_s = steps_now * cfg.train.batch_tokens / fit_seconds if steps_now else None
-    peak = device_peak(precision, cfg.trainer.accelerator)
     utilisation = mfu(tokens_per_s, fpt, peak.flops) if tokens_per_s else None
     if launch_rank() == 0 and utilisation is not None:
         print(f"[run] {tokens_per_s:,.0f} tokens/s = {100 * utilisation:.1f}% MFU of {peak.flops / 1e12:.3g} TFLOP/s "
