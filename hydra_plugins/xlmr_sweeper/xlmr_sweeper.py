@@ -122,7 +122,7 @@ class JobConfigs:
     def __init__(self, loader: Any, master: DictConfig):
         self.loader, self.master = loader, master
         self.parser = OverridesParser.create(config_loader=loader)
-        self._bases: Dict[tuple, DictConfig] = {}
+        self._bases: Dict[tuple, "tuple[DictConfig, Path]"] = {}  # composition key → (task config, sweep dir)
 
     def _is_group(self, key: str) -> bool:
         return self.loader.repository.group_exists(key)
