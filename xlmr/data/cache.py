@@ -65,11 +65,15 @@ def read_manifest(path: Path) -> dict[str, Any]:
 
 
 def get_or_build(
-    cache_dir: Path, kind: str, spec: dict[str, Any], build: Callable[[Path], dict[str, Any]]
+    cache_dir: Path, kind: str, spec: dict[str, Any], build: Callable[[Path], dict[str, Any]],
+    remember_failure: bool = False,
 ) -> Artifact:
     """Return the artifact for `spec`, building it with `build(tmp_dir) -> info` if absent.
 
     `build` writes its files into tmp_dir and returns a JSON-able dict that goes into the manifest.
+    `remember_failure`: a ConfigError from `build` is recorded beside the artifact and raised again at once by
+    later calls (and `failed_before`); only for builds whose failure is a pure function of the spec (a
+    tokenizer's vocab too large), never for those that read the network or mutable files.
     """
     key = artifact_key(spec)
     final = Path(cache_dir) / kind / key
@@ -78,7 +82,7 @@ def get_or_build(
     with file_lock(final.with_name(key + ".lock")):
         if (final / MANIFEST).is_file():  # built by another process while we waited
             return Artifact(kind, key, final, read_manifest(final), built_now=False)
-        if (failure := failed_before(cache_dir, kind, spec)) is not None:
+        if remember_failure and (failure := failed_before(cache_dir, kind, spec)) is not None:
             raise failure  # bad input is deterministic: the next seed of a sweep fails at once, not after a rebuild
         tmp = final.with_name(f".{key}.tmp-{socket.gethostname()}-{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
@@ -96,6 +100,8 @@ def get_or_build(
             os.rename(tmp, final)
         except ConfigError as err:  # remembered: `failed_before` tells the next run and the sweep plan
             shutil.rmtree(tmp, ignore_errors=True)
+            if not remember_failure:
+                raise
             record = final.with_name(f"{key}{FAILED_SUFFIX}")
             record.with_suffix(".tmp").write_text(json.dumps({"key": err.key, "value": err.value, "valid": err.valid},
                                                              default=str))

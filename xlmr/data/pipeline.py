@@ -112,7 +112,7 @@ def prepare_data(cfg: Config, log=print) -> PreparedData:
     check_vocab_fits(cfg.vocab_size, texts)
     log(f"[data] tokenizer: SentencePiece unigram, {cfg.vocab_size} pieces, "
         f"{cfg.tokenizer.sample_sentences} sentences sampled with alpha={cfg.alpha}")
-    tok_art = get_or_build(cache_dir, "tokenizer", _tokenizer_spec(cfg, texts), build_tokenizer)
+    tok_art = get_or_build(cache_dir, "tokenizer", _tokenizer_spec(cfg, texts), build_tokenizer, remember_failure=True)
     tok = Tokenizer.from_dir(tok_art.path)
     spec = cfg.data  # a DataConfig is a ShardSpec
     shards_art = get_or_build(cache_dir, "shards", _shards_spec(cfg, tok_art.key, texts),
