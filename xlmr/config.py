@@ -84,11 +84,25 @@ class TrainerConfig:
     num_workers: int = bounded(0, ge=0)  # data-loader worker processes (batches are pure functions of the index)
     threads: int = bounded(0, ge=0)  # torch intra-op threads on CPU; 0 = torch's default
     log_every_steps: int = bounded(10, ge=1)
-    val_every_steps: int = bounded(0, ge=0)  # held-out evaluation during training; 0 = only at the end
+    # held-out evaluation during training (W&B's validation curves): null = auto, VAL_POINTS evenly spaced
+    # evaluations per run; 0 = only at the end
+    val_every_steps: Optional[int] = bounded(None, ge=0)
     ckpt_every_steps: int = bounded(100, ge=1)
     keep_step_checkpoints: bool = False  # keep every step-*.ckpt, not only last.ckpt
-    progress_bar: bool = False
+    progress: str = "auto"  # auto (a bar on a terminal, periodic lines in log files) | bar | lines | off
     compile: bool = False  # torch.compile the model (nn.Module.compile: checkpoints keep their keys)
+
+
+VAL_POINTS = 8  # held-out evaluations during a run when trainer.val_every_steps is null (W&B's curves)
+
+
+def val_interval(val_every_steps: Optional[int], max_steps: int, log_every_steps: int) -> int:
+    """Optimizer steps between held-out evaluations during training (0: only the final one). Auto (None):
+    about VAL_POINTS per run, on a multiple of the logging interval so the curves share their steps."""
+    if val_every_steps is not None:
+        return val_every_steps
+    every = max(1, max_steps // VAL_POINTS)
+    return max(log_every_steps, every - every % log_every_steps)
 
 
 @dataclass
@@ -272,7 +286,7 @@ def validate(cfg: DictConfig | Config) -> None:
             raise ConfigError(f"train.{key}", t[key], "must be a positive integer")
     if not t.lr > 0:
         raise ConfigError("train.lr", t.lr, "must be > 0")
-    if not 0 <= t.warmup_steps <= t.max_steps:
+    if t.warmup_fraction is None and not 0 <= t.warmup_steps <= t.max_steps:
         raise ConfigError("train.warmup_steps", t.warmup_steps, f"must be in [0, train.max_steps={t.max_steps}]")
     if not 0 < t.mask_prob < 1 or t.mask_token_prob + t.random_token_prob > 1:
         raise ConfigError("train.mask_prob", t.mask_prob, "need 0 < mask_prob < 1 and mask_token_prob + random_token_prob <= 1")

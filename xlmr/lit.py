@@ -98,6 +98,7 @@ class MLMModule(pl.LightningModule):
         self.langs, self.unseen = list(langs), list(unseen)  # evaluation order: pretraining, then unseen
         self.register_buffer("token_chars", torch.as_tensor(token_chars, dtype=torch.float32), persistent=False)
         # per language: [nll_sum, correct, count, chars] over the held-out masked tokens
+        self.val_logged_at = -1  # the step of the last held-out evaluation sent to the loggers
         self.register_buffer("eval_sums", torch.zeros(len(self.langs) + len(self.unseen), 4, dtype=torch.float64),
                              persistent=False)
 
@@ -106,7 +107,7 @@ class MLMModule(pl.LightningModule):
         torch.manual_seed((self.seed * 1_000_003 + self.global_rank * 7_919 + int(batch["index"])) % 2**63)
         loss, nll, _ = mlm_loss(self.model, batch["input_ids"], batch["targets"])
         self.log("train/loss", loss, prog_bar=True)
-        self.log("train/lr", self.optim.lr * lr_factor(self.global_step, self.optim.warmup_steps, self.optim.max_steps))
+        self.log("train/lr", self.optim.lr * lr_factor(self.global_step, self.optim.warmup_updates, self.optim.max_steps))
         self.log("train/masked_tokens", float(nll.numel()))
         return loss
 
@@ -140,9 +141,11 @@ class MLMModule(pl.LightningModule):
                      for group, metrics in group_metrics(seen).items() for name, value in metrics.items()})
         # Logged straight to the loggers at step = completed optimizer updates (Lightning's self.log would
         # stamp mid-training validation with the step before the update).
-        if self.trainer.is_global_zero and not self.trainer.sanity_checking:
+        # Once per step: the final evaluation repeats the last in-training one when that fell on the last step.
+        if self.trainer.is_global_zero and not self.trainer.sanity_checking and self.global_step != self.val_logged_at:
             for logger in self.loggers:
                 logger.log_metrics(flat, step=self.global_step)
+            self.val_logged_at = self.global_step
         # Also as callback metrics (not to the loggers): `trainer.validate` returns them, and under
         # ddp_spawn they are what comes back to the launching process.
         self.log_dict(flat, logger=False, rank_zero_only=True)

@@ -86,9 +86,13 @@ def make_wandb_logger(run_dir: Path, project: str, entity: str | None, mode: str
     from pytorch_lightning.loggers import WandbLogger
 
     os.environ.setdefault("WANDB_SILENT", "true")
-    return WandbLogger(project=project, entity=entity, save_dir=str(run_dir), id=wandb_run_id(run_dir),
+    logger = WandbLogger(project=project, entity=entity, save_dir=str(run_dir), id=wandb_run_id(run_dir),
                          name=name, group=group, tags=tags, config=config, offline=(mode == "offline"),
                          resume="allow", log_model=False)
+    # Lightning passes `anonymous=None` to wandb.init, which W&B ≥ 0.19 answers with a deprecation warning
+    # on every run; leaving the key out means the same (W&B's default).
+    logger._wandb_init.pop("anonymous", None)
+    return logger
 
 
 def define_wandb_metrics(experiment: Any, langs: list[str]) -> None:

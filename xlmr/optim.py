@@ -6,7 +6,7 @@ power 1)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Optional
 
 from omegaconf import MISSING
 
@@ -22,12 +22,21 @@ class OptimConfig:
 
     lr: float = bounded(MISSING, gt=0)  # peak learning rate
     warmup_steps: int = bounded(MISSING, ge=0)  # linear warmup, then linear decay to 0 at max_steps
+    warmup_fraction: Optional[float] = bounded(None, ge=0, le=1)  # warmup as a share of max_steps; wins when set
     max_steps: int = bounded(MISSING, ge=1)  # optimizer updates
     weight_decay: float = bounded(0.01, ge=0)
     adam_beta1: float = bounded(0.9, ge=0, lt=1)
     adam_beta2: float = bounded(0.98, ge=0, lt=1)  # RoBERTa
     adam_eps: float = bounded(1e-6, gt=0)
     clip_grad_norm: float = bounded(0.0, ge=0)  # max global L2 norm of the gradients; 0 = off (the caller clips)
+
+    @property
+    def warmup_updates(self) -> int:
+        """The warmup the schedule uses: round(warmup_fraction × max_steps) when the fraction is set (so it
+        follows max_steps through a budget sweep), else warmup_steps."""
+        if self.warmup_fraction is not None:
+            return round(self.warmup_fraction * self.max_steps)
+        return self.warmup_steps
 
 
 def lr_factor(step: int, warmup_steps: int, max_steps: int) -> float:
@@ -52,5 +61,5 @@ def adamw_with_schedule(model: "torch.nn.Module", cfg: OptimConfig, fused: bool 
                                   lr=cfg.lr, betas=(cfg.adam_beta1, cfg.adam_beta2), eps=cfg.adam_eps,
                                   fused=fused)
     schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: lr_factor(step, cfg.warmup_steps, cfg.max_steps))
+        optimizer, lambda step: lr_factor(step, cfg.warmup_updates, cfg.max_steps))
     return optimizer, schedule

@@ -76,3 +76,26 @@ class RunRecord:
 
     def write(self, run_dir: Path) -> None:
         write_json_atomic(Path(run_dir) / RESULT_FILE, self.as_dict())
+
+    def closing_summary(self, run_dir: Path) -> str:
+        """What a finished run prints last: its group metrics (a column per metric, a row per group) and
+        where its record is."""
+        return "\n".join([f"[done] {self.sweep}/{self.run} in {self.wall_time_s or 0:.0f}s, {self.steps or 0:,} steps; "
+                          f"record: {Path(run_dir) / RESULT_FILE}", *metrics_table(self.groups)])
+
+
+# The metrics of the closing summary, in this order, where a run has them (docs/run-record.md names them all)
+SUMMARY_METRICS = ("mlm_bpc", "mlm_acc", "transfer_acc", "transfer_bow_acc", "retrieval_acc")
+
+
+def metrics_table(groups: dict[str, dict[str, float]]) -> list[str]:
+    """`group  mlm_bpc  transfer_acc …` then one row per group (high, low, all), values to 3 decimals."""
+    metrics = [m for m in SUMMARY_METRICS if any(m in values for values in groups.values())]
+    if not metrics:
+        return []
+    widths = [len(m) + 2 for m in metrics]
+    rows = ["  group" + "".join(f"{m:>{w}}" for m, w in zip(metrics, widths))]
+    for name, values in groups.items():
+        rows.append(f"  {name:<5}" + "".join(f"{values[m]:>{w}.3f}" if m in values else f"{'–':>{w}}"
+                                           for m, w in zip(metrics, widths)))
+    return rows

@@ -24,8 +24,9 @@ from filelock import FileLock, Timeout
 from omegaconf import DictConfig, OmegaConf
 
 from xlmr import __version__
-from xlmr.config import (Config, ConfigError, accumulation, implementation_settings, science_knobs, typed, validate,
-                         world_size)
+from xlmr.config import (Config, ConfigError, accumulation, implementation_settings, science_knobs, typed, val_interval,
+                         validate, world_size)
+from xlmr.console import duration, say, set_progress, silence_library_noise, stage
 from xlmr.record import RESULT_FILE, RunRecord, now
 
 CKPT_DIR = "checkpoints"
@@ -82,6 +83,8 @@ def run(cfg: DictConfig | Config, run_dir: Path, sweep: str, run_name: str, call
     (outcome "busy"), so that two identical sweeps started at once train each run exactly once."""
     validate(cfg)
     cfg = typed(cfg)  # from here on, typed objects (xlmr/config.py's dataclasses), not a DictConfig
+    silence_library_noise()
+    set_progress(cfg.trainer.progress)
     if cfg.prepare_only:  # e.g. CPU jobs that build a sweep's data before its GPU jobs start
         from xlmr.data.pipeline import prepare_data
 
@@ -98,7 +101,7 @@ def run(cfg: DictConfig | Config, run_dir: Path, sweep: str, run_name: str, call
             lock.acquire(timeout=0)
         except Timeout:
             holder = (read_result(run_dir) or {}).get("owner") or "another process"
-            print(f"[run] {run_dir}: being trained by {holder} — skipped here", flush=True)
+            say(f"[run] {run_dir}: being trained by {holder} — skipped here")
             return {"outcome": "busy", "error": f"trained by {holder}"}
     try:
         if (finished := _finished(run_dir, cfg)) is not None:  # the holder we waited behind finished it
@@ -112,7 +115,7 @@ def run(cfg: DictConfig | Config, run_dir: Path, sweep: str, run_name: str, call
 def _finished(run_dir: Path, cfg: Config) -> dict[str, Any] | None:
     previous = read_result(run_dir)
     if previous and previous.get("status") == "done" and not cfg.force:
-        print(f"[run] {run_dir}: finished already (status done) — skipped; force=true re-runs it")
+        say(f"[run] {run_dir}: finished already (status done) — skipped; force=true re-runs it")
         return {**previous, "outcome": "skipped"}
     return None
 
@@ -159,6 +162,8 @@ def _run_owned(cfg: Config, run_dir: Path, sweep: str, run_name: str, callbacks:
         record.finished = now()
         if writer:
             record.write(run_dir)
+    if writer:
+        say(record.closing_summary(run_dir))
     return record.as_dict()
 
 
@@ -211,8 +216,10 @@ def _train_and_evaluate(cfg: Config, run_dir: Path, sweep: str, run_name: str,
     from xlmr.loggers import RunCSVLogger, define_wandb_metrics, log_wandb_tables, make_wandb_logger
     from xlmr.model import EncoderDims, flops_per_token
     from xlmr.preemption import CheckpointAtEnd, CheckpointOnSignal
+    from xlmr.progress import TrainProgress
     from xlmr.scaling import mfu
 
+    silence_library_noise()  # again: importing Lightning set its loggers back to INFO
     if cfg.trainer.threads > 0:
         torch.set_num_threads(cfg.trainer.threads)
     t0 = time.time()
@@ -224,10 +231,10 @@ def _train_and_evaluate(cfg: Config, run_dir: Path, sweep: str, run_name: str,
     if cfg.monolingual is not None:  # the multilingual config's budget for this one language, alone
         q_lang = float(data.q[data.langs.index(cfg.monolingual)])
         steps = matched_steps(steps, q_lang)
-        warmup = min(steps, round(warmup * q_lang))
-        monolingual = {"lang": cfg.monolingual, "q_multilingual": q_lang, "steps": steps, "warmup_steps": warmup}
-        print(f"[run] monolingual baseline: {cfg.monolingual} alone, {steps:,} steps = {cfg.train.max_steps:,} × "
-              f"q_{cfg.monolingual} {q_lang:.4f} of the {len(data.langs)}-language run")
+        warmup = min(steps, round(warmup * q_lang))  # (a train.warmup_fraction follows max_steps by itself)
+        monolingual = {"lang": cfg.monolingual, "q_multilingual": q_lang, "steps": steps}
+        say(f"[run] monolingual baseline: {cfg.monolingual} alone, {steps:,} steps = {cfg.train.max_steps:,} × "
+            f"q_{cfg.monolingual} {q_lang:.4f} of the {len(data.langs)}-language run")
         data = data.only(cfg.monolingual)
     train_tokens = steps * cfg.train.batch_tokens
     table = sampling_table({lang: data.texts[lang].sentences for lang in data.langs}, cfg.alpha, train_tokens,
@@ -237,6 +244,8 @@ def _train_and_evaluate(cfg: Config, run_dir: Path, sweep: str, run_name: str,
 
     dims = EncoderDims.of(cfg.model, tok.vocab_size)
     optim = dataclasses.replace(cfg.train, max_steps=steps, warmup_steps=warmup)  # a TrainConfig is an OptimConfig
+    if monolingual is not None:
+        monolingual["warmup_steps"] = optim.warmup_updates
     pl.seed_everything(cfg.seed, workers=True, verbose=False)  # model init is a function of the seed
     module = MLMModule(dims, optim, data.langs, tok.token_chars(), cfg.seed, unseen=data.unseen,
                        tokenizer=data.tokenizer_identity())
@@ -251,12 +260,14 @@ def _train_and_evaluate(cfg: Config, run_dir: Path, sweep: str, run_name: str,
     precision = resolve_precision(cfg.trainer.precision, cfg.trainer.accelerator)
     fpt = flops_per_token(dims, cfg.train.seq_len, cfg.train.mask_prob)
     # nanoGPT-style: the derived quantities, once, at start.
-    print(f"[run] {run_dir}\n[run] model {cfg.model.name}: {params['total']:,} params "
-          f"({params['non_embedding']:,} non-embedding), vocab {tok.vocab_size:,}; {len(data.langs)} languages, "
-          f"alpha={cfg.alpha}\n[run] batch {cfg.train.batch_tokens:,} tokens = {cfg.train.seq_len} seq_len × "
-          f"{cfg.trainer.micro_batch_size} micro-batch × {world_size(cfg)} devices × {accum} accumulation; "
-          f"{steps:,} steps = {train_tokens:,} tokens ≈ {fpt * train_tokens:.3g} FLOPs; "
-          f"precision {precision}; data ready in {t_data:.1f}s" + (f"; resuming from {ckpt}" if ckpt else ""))
+    say(f"[run] {run_dir}")
+    say(f"[run] model {cfg.model.name}: {params['total']:,} params "
+        f"({params['non_embedding']:,} non-embedding), vocab {tok.vocab_size:,}; {len(data.langs)} languages, "
+        f"alpha={cfg.alpha}")
+    say(f"[run] batch {cfg.train.batch_tokens:,} tokens = {cfg.train.seq_len} seq_len × "
+        f"{cfg.trainer.micro_batch_size} micro-batch × {world_size(cfg)} devices × {accum} accumulation; "
+        f"{steps:,} steps = {train_tokens:,} tokens ≈ {fpt * train_tokens:.3g} FLOPs; "
+        f"precision {precision}; data ready in {duration(t_data)}" + (f"; resuming from {ckpt}" if ckpt else ""))
 
     resume_step = None
     if ckpt:
@@ -288,17 +299,19 @@ def _train_and_evaluate(cfg: Config, run_dir: Path, sweep: str, run_name: str,
     if CheckpointOnSignal.wanted():
         callbacks = [*callbacks, CheckpointOnSignal(run_dir / CKPT_DIR / LAST_CKPT, accum)]
     peak = device_peak(precision, cfg.trainer.accelerator)  # the limit MFU is measured against (xlmr/hardware.py)
-    callbacks = [*callbacks, ThroughputLogger(cfg.train.batch_tokens, fpt, peak.flops, cfg.trainer.log_every_steps)]
+    callbacks = [*callbacks, ThroughputLogger(cfg.train.batch_tokens, fpt, peak.flops, cfg.trainer.log_every_steps),
+                 TrainProgress(cfg.train.batch_tokens, cfg.trainer.log_every_steps)]
+    val_every = val_interval(cfg.trainer.val_every_steps, steps, cfg.trainer.log_every_steps)
     trainer = pl.Trainer(
         accelerator=cfg.trainer.accelerator, devices=cfg.trainer.devices, num_nodes=cfg.trainer.num_nodes,
         strategy=strategy, precision=precision, max_steps=steps, max_epochs=-1,
         accumulate_grad_batches=accum,  # gradient clipping: MLMModule.on_before_optimizer_step
         log_every_n_steps=cfg.trainer.log_every_steps, logger=loggers,
         callbacks=[*callbacks, checkpoint, CheckpointAtEnd(run_dir / CKPT_DIR / LAST_CKPT, cfg.trainer.ckpt_every_steps)],
-        val_check_interval=cfg.trainer.val_every_steps * accum if cfg.trainer.val_every_steps else None,
-        check_val_every_n_epoch=None if cfg.trainer.val_every_steps else 1, num_sanity_val_steps=0,
-        limit_val_batches=1.0 if cfg.trainer.val_every_steps else 0, use_distributed_sampler=False,
-        enable_progress_bar=cfg.trainer.progress_bar, enable_model_summary=False, default_root_dir=str(run_dir),
+        val_check_interval=val_every * accum if val_every else None,
+        check_val_every_n_epoch=None if val_every else 1, num_sanity_val_steps=0,
+        limit_val_batches=1.0 if val_every else 0, use_distributed_sampler=False,
+        enable_progress_bar=False, enable_model_summary=False, default_root_dir=str(run_dir),  # xlmr/progress.py
         deterministic=False, plugins=plugins,
     )
     if cfg.trainer.compile:
@@ -314,12 +327,15 @@ def _train_and_evaluate(cfg: Config, run_dir: Path, sweep: str, run_name: str,
     tokens_per_s = steps_now * cfg.train.batch_tokens / fit_seconds if steps_now else None
     utilisation = mfu(tokens_per_s, fpt, peak.flops) if tokens_per_s else None
     if launch_rank() == 0 and utilisation is not None:
-        print(f"[run] {tokens_per_s:,.0f} tokens/s = {100 * utilisation:.1f}% MFU of {peak.flops / 1e12:.3g} TFLOP/s "
-              f"({peak.source})")
+        say(f"[train] {steps_now:,} steps in {duration(fit_seconds)}: {tokens_per_s:,.0f} tokens/s = "
+            f"{100 * utilisation:.1f}% MFU of {peak.flops / 1e12:.3g} TFLOP/s ({peak.source})")
     trainer.limit_val_batches = 1.0
-    trainer.validate(module, datamodule=dm, verbose=False)
-    # from callback_metrics: under ddp_spawn only they come back to this process
-    evaluation = parse_eval({k: float(v) for k, v in trainer.callback_metrics.items()})
+    with stage("eval", "held-out MLM") as notes:
+        trainer.validate(module, datamodule=dm, verbose=False)
+        # from callback_metrics: under ddp_spawn only they come back to this process
+        evaluation = parse_eval({k: float(v) for k, v in trainer.callback_metrics.items()})
+        notes.append(f"{len(evaluation['languages'])} languages, bits/char "
+                     + ", ".join(f"{g} {m['mlm_bpc']:.3f}" for g, m in evaluation["groups"].items() if "mlm_bpc" in m))
     downstream_meta: dict[str, Any] = {}
     if launch_rank() == 0:  # downstream tasks on the final weights, read back from the checkpoint
         from xlmr.eval.stage import downstream_metrics

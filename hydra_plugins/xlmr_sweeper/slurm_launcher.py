@@ -12,7 +12,6 @@
 Selected by conf/hydra/launcher/slurm.yaml (`_target_`); every submitit_slurm option works as before.
 """
 
-from __future__ import annotations
 
 import json
 import logging
@@ -22,9 +21,12 @@ import time
 from pathlib import Path
 from typing import Sequence
 
+from dataclasses import dataclass
+
+from hydra.core.config_store import ConfigStore
 from hydra.core.singleton import Singleton
-from hydra.core.utils import JobReturn, filter_overrides
-from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
+from hydra.core.utils import JobReturn, JobStatus, filter_overrides
+from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf, SlurmQueueConf
 from hydra_plugins.hydra_submitit_launcher.submitit_launcher import SlurmLauncher
 from omegaconf import OmegaConf
 
@@ -62,6 +64,18 @@ def snapshot_code(root: Path, dest_parent: Path) -> Path:
     return dest
 
 
+@dataclass
+class XlmrSlurmConf(SlurmQueueConf):
+    """submitit_slurm's options, plus `wait`: false submits the sweep and returns at once (the jobs run on;
+    `python -m analysis status <sweep dir>` shows them, and re-running the sweep collects what finished)."""
+
+    _target_: str = "hydra_plugins.xlmr_sweeper.slurm_launcher.XlmrSlurmLauncher"
+    wait: bool = True
+
+
+ConfigStore.instance().store(group="hydra/launcher", name="xlmr_slurm", node=XlmrSlurmConf, provider="xlmr")
+
+
 class XlmrSlurmLauncher(SlurmLauncher):
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
         import submitit
@@ -73,6 +87,7 @@ class XlmrSlurmLauncher(SlurmLauncher):
         snapshot = snapshot_code(root, sweep_dir / ".code")
 
         params = dict(self.params)
+        wait = params.pop("wait", True)
         executor = submitit.AutoExecutor(cluster="slurm", folder=params.pop("submitit_folder"),
                                          slurm_max_num_timeout=params.pop("max_num_timeout"))
         setup = list(params.pop("setup", None) or [])
@@ -98,4 +113,8 @@ class XlmrSlurmLauncher(SlurmLauncher):
             os.replace(tmp, run_dir / SLURM_JOB_FILE)
         print(f"submitted {len(jobs)} job(s) to Slurm: array {jobs[0].job_id.split('_')[0]}; code snapshot {snapshot}",
               flush=True)
+        if not wait:  # the sweeper reports them as submitted; their run directories say the rest
+            return [JobReturn(overrides=list(o), status=JobStatus.COMPLETED, working_dir=str(d),
+                              _return_value={"outcome": "submitted", "run_dir": str(d), "error": f"Slurm job {j.job_id}"})
+                    for o, d, j in zip(job_overrides, run_dirs, jobs)]
         return [j.results()[0] for j in jobs]

@@ -13,6 +13,7 @@ Hydra only instantiates plugins that live in the `hydra_plugins` package, hence 
 
 
 
+import contextlib
 import copy
 import logging
 import os
@@ -23,16 +24,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional
 
+from hydra._internal.core_plugins.basic_launcher import BasicLauncher
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.config_store import ConfigStore
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.utils import JobStatus
 from omegaconf import DictConfig, OmegaConf
 
+
 log = logging.getLogger(__name__)
 # "busy": another process (a second sweep over the same runs) owns the run directory and trains it
 # "queued": its Slurm job from an earlier submission of the sweep is still queued or running
-OK_OUTCOMES = ("done", "resumed", "skipped", "prepared", "busy", "queued")
+# "submitted": handed to Slurm by a sweep that does not wait (hydra.launcher.wait=false)
+OK_OUTCOMES = ("done", "resumed", "skipped", "prepared", "busy", "queued", "submitted")
 
 
 @dataclass
@@ -77,6 +81,7 @@ class XlmrSweeper(BasicSweeper):
             return []
 
         launch = [job for job, row in zip(jobs, rows) if row["run_dir"] not in held]
+        names = [row["run"] for row in rows if row["run_dir"] not in held]
         self.overrides = list(self.split_overrides_to_chunks(launch, self.max_batch_size)) if launch else []
         self.batch_index = 0
 
@@ -87,24 +92,82 @@ class XlmrSweeper(BasicSweeper):
         OmegaConf.save(self.config, invocation)
         shutil.copyfile(invocation, sweep_dir / "multirun.yaml")
         returns, initial_job_idx, launch_error = [], 0, None
+        # Runs one after another in this process: run k of N and the time left. Printed, not logged: Hydra's
+        # logging still points at the previous run's train.log between runs.
+        in_process = isinstance(self.launcher, BasicLauncher)
+        clock = SweepClock(len(launch))
+        if launch and not in_process:
+            print(f"[sweep] {len(launch)} run(s) to {type(self.launcher).__name__}; their state: "
+                f"python -m analysis status {sweep_dir}", flush=True)
         while not self.is_done():
             batch = self.get_job_batch()
             try:
-                results = self.launcher.launch(batch, initial_job_idx=initial_job_idx)
+                if in_process:
+                    results = []
+                    for job in batch:
+                        print(clock.before(names[initial_job_idx + len(results)]), flush=True)
+                        with _quiet(logging.getLogger(BasicLauncher.__module__)):  # "Launching 1 jobs locally"
+                            results += self.launcher.launch([job], initial_job_idx=initial_job_idx + len(results))
+                        sys.stdout.flush()
+                        clock.after(_outcome(results[-1], Path())[0])
+                else:
+                    results = self.launcher.launch(batch, initial_job_idx=initial_job_idx)
             except Exception as err:  # e.g. a job killed by Slurm: report what the run dirs say
                 launch_error = f"{type(err).__name__}: {str(err).strip().splitlines()[-1] if str(err).strip() else ''}"
-                results = [None] * len(batch)
+                results = [*results, *[None] * (len(batch) - len(results))] if in_process else [None] * len(batch)
             initial_job_idx += len(batch)
             returns.append(results)
         launched = iter(r for rs in returns for r in rs)
         outcomes = [held[row["run_dir"]] if row["run_dir"] in held else _outcome(next(launched), Path(row["run_dir"]))
                     for row in rows]
         print(_summary(rows, outcomes))
+        if any(o[0] in ("submitted", "queued") for o in outcomes):
+            print(f"follow them: python -m analysis status {sweep_dir}; re-running this command submits only "
+                  "what is neither finished nor queued")
         if launch_error:
             print(f"launcher error: {launch_error}", file=sys.stderr)
         if launch_error or any(o[0] not in OK_OUTCOMES for o in outcomes):
             sys.exit(1)
         return returns
+
+
+class SweepClock:
+    """Run k of N and the time left, for a sweep whose runs train one after another. The time per run is
+    the mean over the runs that trained here (a skipped or busy run returns at once and would skew it)."""
+
+    TRAINED = ("done", "resumed", "failed", "interrupted")
+
+    def __init__(self, total: int):
+        self.total, self.k, self.started = total, 0, time.perf_counter()
+        self.trained_s: List[float] = []
+        self._t0 = self.started
+
+    def before(self, run: str) -> str:
+        from xlmr.console import duration
+
+        self.k += 1
+        self._t0 = time.perf_counter()
+        line = f"[sweep] run {self.k}/{self.total}: {run}"
+        if self.trained_s:
+            per_run = sum(self.trained_s) / len(self.trained_s)
+            left = per_run * (self.total - self.k + 1)
+            line += (f" · {self.k - 1} finished in {duration(time.perf_counter() - self.started)}, "
+                     f"~{duration(per_run)} per run, ~{duration(left)} left")
+        return line
+
+    def after(self, outcome: str) -> None:
+        if outcome in self.TRAINED:
+            self.trained_s.append(time.perf_counter() - self._t0)
+
+
+@contextlib.contextmanager
+def _quiet(logger: logging.Logger) -> Iterator[None]:
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 class JobConfigs:

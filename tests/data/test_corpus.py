@@ -39,12 +39,12 @@ def test_cc100_errors_name_the_file(tmp_path):
         CC100Source(SimpleNamespace(path=str(tmp_path / "nope"))).check(["fr"])
 
 
-def test_undecodable_bytes_are_counted_not_fatal(tmp_path, capsys):
+def test_undecodable_bytes_are_counted_not_fatal(tmp_path, caplog):
     (tmp_path / "en.txt").write_bytes(b"good line\nbad \xff\xfe line\n\nnext doc\n")
     stats = count_text(tmp_path / "en.txt")
     assert (stats.sentences, stats.documents, stats.undecodable_lines) == (3, 2, 1)
     CC100Source(SimpleNamespace(path=str(tmp_path))).prepare(["en"], tmp_path / "cache")
-    assert "1 line(s) had bytes that are not UTF-8" in capsys.readouterr().out
+    assert "1 line(s) had bytes that are not UTF-8" in caplog.text
 
 
 def test_synthetic_source_caches_per_language(tmp_path):

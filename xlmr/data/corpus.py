@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from omegaconf import MISSING
 
+from xlmr.console import bar, say
 from xlmr.fields import ConfigError, bounded, implementation
 
 from .cache import get_or_build, is_built
@@ -109,7 +110,7 @@ class GeneratedSource:
 
     def prepare(self, codes: list[str], cache_dir: Path) -> dict[str, LanguageText]:
         out = {}
-        for lang in codes:
+        for lang in bar(codes, desc=f"{self.name} corpus", unit="lang"):
             def build(tmp: Path, lang: str = lang) -> dict[str, Any]:
                 text, sentences, info = self._build(tmp, lang)
                 return {"lang": lang, "text": str(text), "sentences": sentences,
@@ -206,7 +207,7 @@ class CC100Source:
 
     def prepare(self, codes: list[str], cache_dir: Path) -> dict[str, LanguageText]:
         out = {}
-        for lang in codes:
+        for lang in bar(codes, desc="count text", unit="lang"):
             path = self._file(lang)
 
             def build(tmp: Path, path: Path = path) -> dict[str, Any]:
@@ -223,7 +224,7 @@ class CC100Source:
             art = get_or_build(cache_dir, "corpus-index", self._spec(path), build)
             bad = art.manifest["stats"]["undecodable_lines"]
             if bad:
-                print(f"[corpus] {path}: {bad} line(s) had bytes that are not UTF-8 (read as U+FFFD)")
+                say(f"[corpus] {path}: {bad} line(s) had bytes that are not UTF-8 (read as U+FFFD)")
             out[lang] = LanguageText(lang, path, int(art.manifest["stats"]["sentences"]), art.key,
                                      max_pieces=art.manifest["stats"].get("max_pieces"))
         return out

@@ -45,6 +45,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from xlmr.console import say
+
 from .languages import known_codes
 
 GETTEXT_CORPUS_VERSION = 1
@@ -666,7 +668,7 @@ def build_gettext_corpus(
             raise ValueError(f"gettext corpus: no text for {what} under {where}; languages with text here: "
                              f"{_languages_line(avail)}")
         for c, why in problems.items():
-            print(f"[gettext] skipped {c!r}: {why}")
+            say(f"[gettext] skipped {c!r}: {why}")
         return problems
 
     skipped = fail_or_skip({c: "found 0 strings: no catalog for this language" for c in codes
@@ -703,7 +705,7 @@ def build_gettext_corpus(
                     err = rec["error"] = str(e)
             if err is not None:
                 st.unreadable_catalogs += 1
-                print(f"[gettext] skipped unreadable catalog {key}: {err}")
+                say(f"[gettext] skipped unreadable catalog {key}: {err}")
                 return None
             rec.update(entries=mo.n_entries, messages=len(mo.messages), undecodable=mo.undecodable,
                        corrupt_entries=mo.corrupt, charset=mo.charset)

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from xlmr.config import Config, lang_codes, section_knobs
+from xlmr.console import stage
 from xlmr.fields import ConfigError
 
 from .cache import Artifact, artifact_key, failed_before, get_or_build, is_built
@@ -88,11 +89,14 @@ def _record(art: Artifact) -> dict[str, Any]:
     return {"key": art.key, "path": str(art.path), "built_now": art.built_now}
 
 
-def prepare_data(cfg: Config, log=print) -> PreparedData:
+def prepare_data(cfg: Config) -> PreparedData:
+    """Stages ①–④, each one timed line (xlmr/console.py): built now, or found in the cache."""
     cache_dir = Path(cfg.paths.cache_dir)
     langs = lang_codes(cfg)
     source = corpus_source(cfg.corpus)
-    texts = source.prepare(langs, cache_dir)
+    with stage("data", f"{source.name} corpus") as notes:
+        texts = source.prepare(langs, cache_dir)
+        notes.append(f"{len(langs)} languages, {sum(texts[lang].sentences for lang in langs):,} sentences")
     q = sampling_probs(np.array([texts[lang].sentences for lang in langs]), cfg.alpha)
     q_by_lang = dict(zip(langs, q.tolist()))
 
@@ -110,23 +114,34 @@ def prepare_data(cfg: Config, log=print) -> PreparedData:
         return {**info, "langs": langs, "q": q_by_lang}
 
     check_vocab_fits(cfg.vocab_size, texts)
-    log(f"[data] tokenizer: SentencePiece unigram, {cfg.vocab_size} pieces, "
-        f"{cfg.tokenizer.sample_sentences} sentences sampled with alpha={cfg.alpha}")
-    tok_art = get_or_build(cache_dir, "tokenizer", _tokenizer_spec(cfg, texts), build_tokenizer, remember_failure=True)
+    with stage("data", "tokenizer") as notes:
+        tok_art = get_or_build(cache_dir, "tokenizer", _tokenizer_spec(cfg, texts), build_tokenizer,
+                               remember_failure=True)
+        notes.append(f"SentencePiece unigram, {cfg.vocab_size:,} pieces from {cfg.tokenizer.sample_sentences:,} "
+                     f"sentences sampled with alpha={cfg.alpha}, {_built(tok_art)}")
     tok = Tokenizer.from_dir(tok_art.path)
     spec = cfg.data  # a DataConfig is a ShardSpec
-    shards_art = get_or_build(cache_dir, "shards", _shards_spec(cfg, tok_art.key, texts),
-                              lambda tmp: build_shards(tok, {lang: texts[lang].path for lang in langs}, tmp, spec))
-    data = PreparedData(langs, texts, q, tok_art.path, Shards(shards_art.path, shards_art.manifest),
-                        {"tokenizer": _record(tok_art), "shards": _record(shards_art)})
+    with stage("data", "shards") as notes:
+        shards_art = get_or_build(cache_dir, "shards", _shards_spec(cfg, tok_art.key, texts),
+                                  lambda tmp: build_shards(tok, {lang: texts[lang].path for lang in langs}, tmp, spec))
+        shards = Shards(shards_art.path, shards_art.manifest)
+        notes.append(f"{sum(shards.n_tokens(lang, 'train') for lang in langs) / 1e6:,.1f}M training tokens, "
+                     f"{_built(shards_art)}")
+    data = PreparedData(langs, texts, q, tok_art.path, shards, {"tokenizer": _record(tok_art), "shards": _record(shards_art)})
     unseen = list(cfg.data.unseen_langs)
     if unseen:  # their text, shards with this run's tokenizer; never sampled for training
-        unseen_texts = source.prepare(unseen, cache_dir)
-        art = get_or_build(cache_dir, "shards", _shards_spec(cfg, tok_art.key, unseen_texts),
-                           lambda tmp: build_shards(tok, {lang: unseen_texts[lang].path for lang in unseen}, tmp, spec))
+        with stage("data", f"unseen languages {', '.join(unseen)}"):
+            unseen_texts = source.prepare(unseen, cache_dir)
+            art = get_or_build(cache_dir, "shards", _shards_spec(cfg, tok_art.key, unseen_texts),
+                               lambda tmp: build_shards(tok, {lang: unseen_texts[lang].path for lang in unseen}, tmp,
+                                                        spec))
         data.unseen, data.unseen_shards = unseen, Shards(art.path, art.manifest)
         data.artifacts["unseen_shards"] = _record(art)
     return data
+
+
+def _built(art: Artifact) -> str:
+    return "built now" if art.built_now else f"cached ({art.key[:12]})"
 
 
 def data_status(cfg: Config) -> dict[str, str]:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from xlmr.console import bar
 from xlmr.fields import bounded, implementation
 
 from .text import iter_documents
@@ -75,16 +76,19 @@ def write_language_shards(
             chars[split] += int(doc_chars[docs].sum())
         docs_seen += len(batch)
 
+    progress = bar(desc=f"shards {lang}", unit="doc", unit_scale=True)
     try:
         batch: list[list[str]] = []
         for doc in iter_documents(text_file):
             batch.append(doc)
             if len(batch) >= spec.encode_batch_docs:
                 flush(batch)
+                progress.update(len(batch))
                 batch = []
         if batch:
             flush(batch)
     finally:
+        progress.close()
         for f in files.values():
             f.close()
     if docs_seen < 2:

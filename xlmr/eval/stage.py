@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from xlmr.config import Config
+from xlmr.console import say, stage
 from xlmr.data.pipeline import PreparedData
 from xlmr.model import XLMRForMaskedLM
 
@@ -47,27 +48,33 @@ def downstream_metrics(cfg: Config, data: PreparedData, model: XLMRForMaskedLM) 
     if transfer.enabled and transfer.task == "synthetic" and cfg.corpus.name != "synthetic":
         meta["transfer"] = {"skipped": f"eval.transfer.task=synthetic needs corpus=synthetic (corpus={cfg.corpus.name}); "
                                        "use eval.transfer.task=xnli eval.transfer.xnli_path=DIR"}
-        print(f"[eval] transfer {meta['transfer']['skipped']}")
+        say(f"[eval] transfer {meta['transfer']['skipped']}")
     elif transfer.enabled:
         from xlmr.eval.tasks import load_task
         from xlmr.eval.transfer import zero_shot_transfer
 
-        task = load_task(transfer, data.langs, {lang: data.texts[lang].task_dir for lang in data.langs})
-        results, meta["transfer"] = zero_shot_transfer(model, data.tokenizer(), task, transfer, data.langs)
-        for lang, metrics in results.items():
-            per_lang.setdefault(lang, {}).update({k: float(v) for k, v in metrics.items()})
-            # the two reference lines a transfer accuracy is read against (figures draw them)
-            per_lang[lang]["transfer_bow_acc"] = float(meta["transfer"]["bow_baseline_acc"][lang])
-            per_lang[lang]["transfer_chance"] = float(meta["transfer"]["chance"])
+        with stage("eval", f"zero-shot transfer ({transfer.task})") as notes:
+            task = load_task(transfer, data.langs, {lang: data.texts[lang].task_dir for lang in data.langs})
+            results, meta["transfer"] = zero_shot_transfer(model, data.tokenizer(), task, transfer, data.langs)
+            for lang, metrics in results.items():
+                per_lang.setdefault(lang, {}).update({k: float(v) for k, v in metrics.items()})
+                # the two reference lines a transfer accuracy is read against (figures draw them)
+                per_lang[lang]["transfer_bow_acc"] = float(meta["transfer"]["bow_baseline_acc"][lang])
+                per_lang[lang]["transfer_chance"] = float(meta["transfer"]["chance"])
+            notes.append(", ".join(f"{lang} {m['transfer_acc']:.2f}" for lang, m in per_lang.items()
+                                   if "transfer_acc" in m) + f" (chance {float(meta['transfer']['chance']):.2f})")
     if cfg.eval.retrieval.enabled:
         from xlmr.eval.retrieval import evaluate_retrieval, split_pairs
 
         t0 = time.time()
-        _, test = split_pairs(retrieval_pairs(cfg, data), cfg.eval.retrieval_test_fraction, cfg.eval.retrieval.seed)
-        results = evaluate_retrieval(model, data.tokenizer(), test, cfg.eval.retrieval)
-        for lang, metrics in results.items():
-            per_lang.setdefault(lang, {}).update(
-                {k: float(v) for k, v in metrics.items() if k.startswith(RETRIEVAL_KEYS)})
+        with stage("eval", "English→X retrieval") as notes:
+            _, test = split_pairs(retrieval_pairs(cfg, data), cfg.eval.retrieval_test_fraction, cfg.eval.retrieval.seed)
+            results = evaluate_retrieval(model, data.tokenizer(), test, cfg.eval.retrieval)
+            for lang, metrics in results.items():
+                per_lang.setdefault(lang, {}).update(
+                    {k: float(v) for k, v in metrics.items() if k.startswith(RETRIEVAL_KEYS)})
+            notes.append(", ".join(f"{lang} {float(m['retrieval_acc']):.2f}" for lang, m in results.items()
+                                   if "retrieval_acc" in m))
         meta["retrieval"] = {"seconds": round(time.time() - t0, 2), "layer": next(iter(results.values()))["layer"]
                              if results else None, "test_fraction": cfg.eval.retrieval_test_fraction}
     return per_lang, meta

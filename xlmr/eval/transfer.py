@@ -38,6 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from xlmr.console import bar
 from xlmr.data.tokenizer import BOS, EOS, PAD
 from xlmr.eval.config import TransferConfig  # defined torch-free, re-exported here
 from xlmr.fields import check_ranges
@@ -207,7 +208,7 @@ def zero_shot_transfer(model: nn.Module, tokenizer: Any, task: ClassificationTas
             lr=cfg.lr, warmup_steps=max(1, math.ceil(WARMUP_FRACTION * steps)), max_steps=steps))
         classifier.train()
         order, pos = rng.permutation(n_train), 0
-        for step in range(steps):
+        for step in bar(range(steps), desc="fine-tune", unit="step"):
             if pos + batch_size > n_train and pos > 0:  # next epoch: a fresh permutation
                 order, pos = rng.permutation(n_train), 0
             idx = order[pos: pos + batch_size].tolist()
@@ -232,7 +233,7 @@ def zero_shot_transfer(model: nn.Module, tokenizer: Any, task: ClassificationTas
     n_test: dict[str, int] = {}
     test_truncated = 0
     eval_bs = batch_size * EVAL_BATCH_MULTIPLIER
-    for lang in langs:
+    for lang in bar(langs, desc="transfer test", unit="lang"):
         rows = task.test.get(lang) or []
         if cfg.max_test_examples > 0:
             rows = rows[: cfg.max_test_examples]

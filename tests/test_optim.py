@@ -1,0 +1,30 @@
+"""The learning-rate schedule's warmup, in steps or as a fraction of the run."""
+
+import pytest
+
+from _shared import tiny_cfg
+from xlmr.config import ConfigError, typed, validate, val_interval
+from xlmr.optim import OptimConfig, lr_factor
+
+
+def test_warmup_fraction_follows_max_steps_and_wins_over_steps():
+    assert OptimConfig(lr=1e-3, warmup_steps=7, max_steps=1000).warmup_updates == 7
+    assert OptimConfig(lr=1e-3, warmup_steps=7, max_steps=1000, warmup_fraction=0.06).warmup_updates == 60
+    assert OptimConfig(lr=1e-3, warmup_steps=7, max_steps=50, warmup_fraction=0.06).warmup_updates == 3
+    cfg = OptimConfig(lr=1e-3, warmup_steps=0, max_steps=100, warmup_fraction=0.1)
+    factors = [lr_factor(s, cfg.warmup_updates, cfg.max_steps) for s in (0, 9, 10, 55, 100)]
+    assert factors == pytest.approx([0.1, 1.0, 1.0, 0.5, 0.0])
+
+
+def test_warmup_fraction_is_a_checked_knob(tmp_path):
+    cfg = typed(tiny_cfg(tmp_path, "train.warmup_fraction=0.25"))
+    assert cfg.train.warmup_updates == round(0.25 * cfg.train.max_steps)
+    with pytest.raises(ConfigError, match=r"train.warmup_fraction=1.5: must be >= 0 and <= 1"):
+        validate(tiny_cfg(tmp_path, "train.warmup_fraction=1.5"))
+    validate(tiny_cfg(tmp_path, "train.warmup_fraction=0.5", "train.warmup_steps=100000"))  # steps unused then
+
+
+def test_validation_interval_auto_gives_about_eight_points_on_the_logging_grid():
+    assert val_interval(None, 2400, 10) == 300 and val_interval(None, 1000, 10) == 120
+    assert val_interval(None, 12, 2) == 2 and val_interval(None, 5, 10) == 10
+    assert val_interval(0, 2400, 10) == 0 and val_interval(50, 2400, 10) == 50
