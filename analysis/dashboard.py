@@ -49,7 +49,8 @@ FINAL_METRICS = ("mlm_bpc", "transfer_acc")  # the figures' metrics (figures.MET
 CURVE_METRIC = "mlm_bpc"  # bits/char: comparable across the runs' tokenizers, unlike nats/token
 HEALTH_CURVES = ("train/loss", "train/lr", "train/grad_norm", "train/tokens_per_s", "train/mfu")
 HEALTH_FINAL = ("train_tokens_per_s", "mfu")
-SWEEPS_DIR = Path(__file__).resolve().parent.parent / "sweeps"
+# sweeps/ of a clone, as the package installs it (xlmr/conf/sweep links to sweeps/): found from a clone and a wheel
+SWEEPS_DIR = Path(__file__).resolve().parent.parent / "xlmr" / "conf" / "sweep"
 MAX_RUNS = 100  # runs drawn per panel (W&B's default, 10, is fewer than one sweep)
 COLUMNS = 3
 

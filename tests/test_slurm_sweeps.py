@@ -147,3 +147,26 @@ def test_rerun_submits_no_job_for_queued_running_or_finished_runs(slurm_cluster,
         # code_version comes from the snapshot's CODE_VERSION file only when the job imported the snapshot
         assert read_result(d)["code_version"] == job["code_version"] == (Path(job["snapshot"]) / "CODE_VERSION").read_text().strip()
     assert not (ROOT / "CODE_VERSION").exists()
+
+
+def test_a_sweep_that_does_not_wait_is_followed_with_status(slurm_cluster, tmp_path):
+    """hydra.launcher.wait=false: the launching process returns once Slurm has the jobs; `python -m analysis
+    status` shows them queued or running, then done; a re-run submits nothing for jobs still alive."""
+    args = sweep_args(tmp_path, "seed=0,1", "hydra.launcher.wait=false")
+    r = run_train(*args)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert "2 submitted" in r.stdout and "python -m analysis status" in r.stdout
+    # it returned while the runs were still to be trained (a waiting sweep returns only when both are done)
+    assert [(read_result(d) or {}).get("status") for d in run_dirs(tmp_path)] != ["done", "done"]
+
+    def status() -> str:
+        return subprocess.run([sys.executable, "-m", "analysis", "status", str(tmp_path / "runs" / "default")],
+                              capture_output=True, text=True, cwd=ROOT, timeout=60).stdout
+
+    first = status().splitlines()
+    assert first[-1].startswith("2 run(s): ") and all(line.split()[0] in ("queued", "running", "done")
+                                                       for line in first[1:-1]), first
+    _wait_for(lambda: status().splitlines()[-1] == "2 run(s): 2 done", 600, "both runs done")
+    assert status().count("12/12") == 2
+    again = run_train(*args)
+    assert again.returncode == 0 and "2 skipped" in again.stdout

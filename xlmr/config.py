@@ -386,4 +386,6 @@ def implementation_settings(cfg: DictConfig) -> dict[str, Any]:
 
 
 def conf_dir() -> Path:
-    return Path(__file__).resolve().parent.parent / "conf"
+    """The Hydra config tree, xlmr/conf/ (conf/ at the top of a clone links to it): part of the package, so
+    that an installed `xlmr-train` finds it as well as train.py in a clone."""
+    return Path(__file__).resolve().parent / "conf"

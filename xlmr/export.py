@@ -10,7 +10,7 @@ and adding the all-zero token-type embedding HF expects. Our id layout is XLMRob
 After writing, the export is checked before it is moved into place: the saved model is reloaded and its
 logits compared with ours on a padded batch, and the saved tokenizer must reproduce our ids.
 
-transformers is an optional extra (`pip install 'xlmr-scaling[hf]'`): it is imported inside functions.
+transformers is an optional extra (`pip install 'xlmr-scaling[export]'`): it is imported inside functions.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def _transformers():
     try:
         import transformers
     except ImportError:
-        raise ExportError("transformers is not installed: pip install 'xlmr-scaling[hf]'") from None
+        raise ExportError("transformers is not installed: pip install -e '.[export]'") from None
     return transformers
 
 

@@ -42,6 +42,12 @@ def check_writable(path: Path, key: str, value: Any) -> None:
 
 
 def check_launcher(launcher: Any) -> None:
+    if "slurm" in str(launcher.get("_target_", "")).lower():
+        from hydra_plugins.xlmr_sweeper.slurm_launcher import have_slurm_extra
+
+        if not have_slurm_extra():
+            raise ConfigError("hydra/launcher", "slurm", "needs the [slurm] extra (submitit, hydra-submitit-launcher): "
+                              "pip install -e '.[slurm]'")
     for name, minimum in LAUNCHER_MINIMUMS.items():
         value = launcher.get(name) if hasattr(launcher, "get") else None
         if value is None:

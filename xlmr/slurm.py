@@ -1,6 +1,6 @@
 """What Slurm says about a sweep's runs: which of them have a job that is still queued or running.
 
-The Slurm launcher (hydra_plugins/xlmr_sweeper/slurm_launcher.py) writes each run's job id into the run
+The Slurm launcher (hydra_plugins/xlmr_sweeper/_slurm_launcher.py) writes each run's job id into the run
 directory at submission (`slurm_job.json`); here `squeue` is asked, once per sweep, which of those jobs are
 alive, so that a re-run sweep submits no second job for them.
 """

@@ -1,0 +1,103 @@
+"""What a run tells the person who started it: the project's own lines, progress, timed stages, no noise.
+
+- `say(line)`: the project's own lines go through the `xlmr` logger, so that Hydra's job logging
+  (conf/hydra/job_logging/xlmr.yaml) writes them to the terminal *and* to the run's `train.log`; outside
+  Hydra (library use) they are printed.
+- `bar(...)`: a tqdm bar when a person watches a terminal, nothing otherwise. Where output goes to a file
+  (Slurm logs), the training loop prints plain periodic lines instead (xlmr/progress.py) and each stage
+  one timed line (`stage`).
+- `silence_library_noise()`: the known lines of Lightning, W&B and PyTorch that say nothing about the run.
+
+Progress mode (`trainer.progress`): auto = bars on a terminal, lines elsewhere; bar; lines; off.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+import time
+import warnings
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+log = logging.getLogger("xlmr")
+log.setLevel(logging.INFO)
+
+PROGRESS_MODES = ("auto", "bar", "lines", "off")
+_mode = "auto"
+
+
+def set_progress(mode: str) -> None:
+    global _mode
+    if mode not in PROGRESS_MODES:
+        raise ValueError(f"progress mode {mode!r}: valid are {', '.join(PROGRESS_MODES)}")
+    _mode = mode
+
+
+def progress_mode() -> str:
+    """`bar`, `lines` or `off`: what `auto` means here (a terminal on stderr gets bars)."""
+    if _mode != "auto":
+        return _mode
+    return "bar" if sys.stderr.isatty() else "lines"
+
+
+def say(line: str) -> None:
+    if log.hasHandlers():  # Hydra's job logging (or a test's capture) is listening
+        log.info(line)
+    else:
+        print(line, flush=True)
+
+
+def bar(iterable: Iterable[Any] | None = None, **tqdm_args: Any):
+    """A tqdm bar on a terminal (cleared when done: the stage's timed line stays), a silent pass-through
+    otherwise. `tqdm_args`: desc, total, unit, unit_scale, initial…"""
+    from tqdm import tqdm
+
+    return tqdm(iterable, disable=progress_mode() != "bar", leave=False, dynamic_ncols=True, file=sys.stderr,
+                **tqdm_args)
+
+
+def duration(seconds: float) -> str:
+    """3.2s, 2m05s, 1h02m."""
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+@contextlib.contextmanager
+def stage(tag: str, what: str) -> Iterator[list[str]]:
+    """One timed line per stage: `with stage("data", "shards") as notes: …; notes.append("27.6M tokens")`
+    prints `[data] shards: 27.6M tokens (13.2s)` when the block ends without an error (an error speaks
+    for itself)."""
+    start = time.perf_counter()
+    notes: list[str] = []
+    yield notes
+    detail = f": {'; '.join(notes)}" if notes else ""
+    say(f"[{tag}] {what}{detail} ({duration(time.perf_counter() - start)})")
+
+
+# Lines that every run printed and that say nothing about it (issue 11: 5 of a short run's 11 lines).
+_NOISY_LOGGERS = ("pytorch_lightning", "lightning_fabric", "lightning", "lightning.pytorch")
+_NOISY_WARNINGS = (
+    r".*`srun` command is available on your system",  # we run under srun on Slurm, never elsewhere
+    r".*isinstance\(treespec, LeafSpec\)",  # Lightning × torch deprecation, not ours to fix
+    r".*does not have many workers",  # the data is in memory-mapped shards: workers would not help
+    r".*`weights_only` was not set",
+    r".*your dataloader is not resumable",  # it is: batch i is a pure function of (seed, rank, i)
+    r".*smaller than the logging interval",  # short debug runs
+)
+
+
+def silence_library_noise() -> None:
+    """Lightning's INFO banner (GPU/TPU available, AMP, tips), known warnings, W&B's own chatter."""
+    for name in _NOISY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    for pattern in _NOISY_WARNINGS:
+        warnings.filterwarnings("ignore", message=pattern)
+    os.environ.setdefault("WANDB_SILENT", "true")

@@ -1,0 +1,185 @@
+"""Stages ①–④ for one run: corpus → α-sampling → tokenizer → shards, each a shared cached artifact.
+
+Cache keys chain upstream keys: a tokenizer's key holds its languages' corpus keys, a shards artifact
+holds its tokenizer's key. A sweep over model sizes or seeds therefore trains one tokenizer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from xlmr.config import Config, lang_codes, section_knobs
+from xlmr.console import stage
+from xlmr.fields import ConfigError
+
+from .cache import Artifact, artifact_key, failed_before, get_or_build, is_built
+from .corpora import corpus_source
+from .corpus import LanguageText
+from .sampling import sampling_probs
+from .shards import Shards, ShardSpec, build_shards
+from .tokenizer import MODEL_FILE, Tokenizer, VocabTooLarge, sample_sentences, train_sentencepiece
+
+TOKENIZER_VERSION = 1
+SHARDS_VERSION = 1
+
+
+@dataclass
+class PreparedData:
+    langs: list[str]
+    texts: dict[str, LanguageText]
+    q: np.ndarray  # (n_langs,) sampling probabilities, in `langs` order
+    tokenizer_dir: Path
+    shards: Shards
+    artifacts: dict[str, dict[str, Any]]  # stage → {key, path, built_now}
+    unseen: list[str] = field(default_factory=list)  # evaluated only: absent from pretraining
+    unseen_shards: Shards | None = None
+
+    @property
+    def eval_langs(self) -> list[str]:
+        return self.langs + self.unseen
+
+    def eval_shards(self, lang: str) -> Shards:
+        return self.shards if lang in self.langs else self.unseen_shards  # type: ignore[return-value]
+
+    def tokenizer_identity(self) -> dict[str, Any]:
+        """The tokenizer as a checkpoint carries it: artifact key, SHA-256 and the model file's bytes."""
+        model = (Path(self.tokenizer_dir) / MODEL_FILE).read_bytes()
+        return {"key": self.artifacts["tokenizer"]["key"], "sha256": hashlib.sha256(model).hexdigest(),
+                "spm_model": model}
+
+    def tokenizer(self) -> Tokenizer:
+        return Tokenizer.from_dir(self.tokenizer_dir)
+
+    def only(self, lang: str) -> "PreparedData":
+        """The same artifacts, pretraining on `lang` alone (q = 1): a monolingual baseline keeps the
+        multilingual run's tokenizer and shards, so its bits/char compare with that run's."""
+        return PreparedData([lang], {lang: self.texts[lang]}, np.ones(1), self.tokenizer_dir, self.shards,
+                            self.artifacts, self.unseen, self.unseen_shards)
+
+
+def _tokenizer_spec(cfg: Config, texts: dict[str, LanguageText]) -> dict[str, Any]:
+    """Every knob of the `tokenizer` section (derived: a key added there is in the cache key), the corpus
+    keys and the two top-level knobs a tokenizer depends on."""
+    return {"corpus": {lang: texts[lang].key for lang in texts}, "alpha": cfg.alpha,
+            "vocab_size": cfg.vocab_size, **section_knobs(cfg, "tokenizer"), "version": TOKENIZER_VERSION}
+
+
+def _shards_spec(cfg: Config, tokenizer_key: str, texts: dict[str, LanguageText]) -> dict[str, Any]:
+    """The `data` knobs that ShardSpec (the shard builder's own config) has: a field added there is keyed."""
+    data = section_knobs(cfg, "data")
+    return {"tokenizer": tokenizer_key, "corpus": {lang: texts[lang].key for lang in texts},
+            **{f.name: data[f.name] for f in fields(ShardSpec) if f.name in data}, "version": SHARDS_VERSION}
+
+
+def check_vocab_fits(vocab_size: int, texts: dict[str, LanguageText]) -> None:
+    """Refuse a vocab_size larger than the pieces the corpus can yield at all (a cheap upper bound recorded
+    with each cached corpus, xlmr/data/text.py): found at plan time, before a tokenizer is trained."""
+    bounds = [texts[lang].max_pieces for lang in texts]
+    if bounds and None not in bounds and vocab_size > sum(bounds):
+        raise ConfigError("vocab_size", vocab_size, f"too large for this corpus: its text can yield at most "
+                          f"{sum(bounds):,} distinct pieces (substrings of its distinct words); lower vocab_size")
+
+
+def _record(art: Artifact) -> dict[str, Any]:
+    return {"key": art.key, "path": str(art.path), "built_now": art.built_now}
+
+
+def prepare_data(cfg: Config) -> PreparedData:
+    """Stages ①–④, each one timed line (xlmr/console.py): built now, or found in the cache."""
+    cache_dir = Path(cfg.paths.cache_dir)
+    langs = lang_codes(cfg)
+    source = corpus_source(cfg.corpus)
+    with stage("data", f"{source.name} corpus") as notes:
+        texts = source.prepare(langs, cache_dir)
+        notes.append(f"{len(langs)} languages, {sum(texts[lang].sentences for lang in langs):,} sentences")
+    q = sampling_probs(np.array([texts[lang].sentences for lang in langs]), cfg.alpha)
+    q_by_lang = dict(zip(langs, q.tolist()))
+
+    def build_tokenizer(tmp: Path) -> dict[str, Any]:
+        sample = sample_sentences({lang: texts[lang].path for lang in langs},
+                                  {lang: texts[lang].sentences for lang in langs},
+                                  q_by_lang, cfg.tokenizer.sample_sentences, cfg.tokenizer.seed)
+        try:
+            info = train_sentencepiece(sample, cfg.vocab_size, tmp,
+                                       character_coverage=cfg.tokenizer.character_coverage)
+        except VocabTooLarge as err:
+            raise ConfigError("vocab_size", cfg.vocab_size,
+                              f"too large for this corpus and tokenizer sample ({err}); lower vocab_size or "
+                              "raise tokenizer.sample_sentences / the corpus size") from None
+        return {**info, "langs": langs, "q": q_by_lang}
+
+    check_vocab_fits(cfg.vocab_size, texts)
+    with stage("data", "tokenizer") as notes:
+        tok_art = get_or_build(cache_dir, "tokenizer", _tokenizer_spec(cfg, texts), build_tokenizer,
+                               remember_failure=True)
+        notes.append(f"SentencePiece unigram, {cfg.vocab_size:,} pieces from {cfg.tokenizer.sample_sentences:,} "
+                     f"sentences sampled with alpha={cfg.alpha}, {_built(tok_art)}")
+    tok = Tokenizer.from_dir(tok_art.path)
+    spec = cfg.data  # a DataConfig is a ShardSpec
+    with stage("data", "shards") as notes:
+        shards_art = get_or_build(cache_dir, "shards", _shards_spec(cfg, tok_art.key, texts),
+                                  lambda tmp: build_shards(tok, {lang: texts[lang].path for lang in langs}, tmp, spec))
+        shards = Shards(shards_art.path, shards_art.manifest)
+        notes.append(f"{sum(shards.n_tokens(lang, 'train') for lang in langs) / 1e6:,.1f}M training tokens, "
+                     f"{_built(shards_art)}")
+    data = PreparedData(langs, texts, q, tok_art.path, shards, {"tokenizer": _record(tok_art), "shards": _record(shards_art)})
+    unseen = list(cfg.data.unseen_langs)
+    if unseen:  # their text, shards with this run's tokenizer; never sampled for training
+        with stage("data", f"unseen languages {', '.join(unseen)}"):
+            unseen_texts = source.prepare(unseen, cache_dir)
+            art = get_or_build(cache_dir, "shards", _shards_spec(cfg, tok_art.key, unseen_texts),
+                               lambda tmp: build_shards(tok, {lang: unseen_texts[lang].path for lang in unseen}, tmp,
+                                                        spec))
+        data.unseen, data.unseen_shards = unseen, Shards(art.path, art.manifest)
+        data.artifacts["unseen_shards"] = _record(art)
+    return data
+
+
+def _built(art: Artifact) -> str:
+    return "built now" if art.built_now else f"cached ({art.key[:12]})"
+
+
+def data_status(cfg: Config) -> dict[str, str]:
+    """Which artifacts of a config exist already (cheap: no text is read), for sweep plans."""
+    cache_dir = Path(cfg.paths.cache_dir)
+    langs = lang_codes(cfg)
+    source = corpus_source(cfg.corpus)
+    corpus = source.cached(langs, cache_dir)
+    n_cached = sum(corpus.values())
+    status = {"corpus": f"{n_cached}/{len(langs)} cached"}
+    if n_cached < len(langs):
+        status["tokenizer"] = status["shards"] = "to build"
+        return status
+    texts = source.prepare(langs, cache_dir)  # all cached: reads manifests only
+    tok_spec = _tokenizer_spec(cfg, texts)
+    check_vocab_fits(cfg.vocab_size, texts)
+    failure = failed_before(cache_dir, "tokenizer", tok_spec)
+    if failure is not None:  # e.g. a vocab too large for this corpus: the sweep stops at its plan
+        raise failure
+    status["tokenizer"] = "cached" if is_built(cache_dir, "tokenizer", tok_spec) else "to build"
+    status["shards"] = ("cached" if is_built(cache_dir, "shards", _shards_spec(cfg, artifact_key(tok_spec), texts))
+                        else "to build")
+    return status
+
+
+def sampling_shares(cfg: Config) -> dict[str, float] | None:
+    """q per language from counts known without reading text (for plans): the synthetic corpus's sizes
+    (a function of its config), or the manifests of cached corpora; None when the text must be read."""
+    langs = lang_codes(cfg)
+    if cfg.corpus.name == "synthetic":
+        from .synthetic import sentence_counts
+
+        counts = sentence_counts(cfg.corpus, langs)
+    else:
+        cache_dir = Path(cfg.paths.cache_dir)
+        source = corpus_source(cfg.corpus)
+        if not all(source.cached(langs, cache_dir).values()):
+            return None
+        texts = source.prepare(langs, cache_dir)  # all cached: reads manifests only
+        counts = {lang: texts[lang].sentences for lang in langs}
+    return dict(zip(langs, sampling_probs(np.array([counts[lang] for lang in langs]), cfg.alpha).tolist()))

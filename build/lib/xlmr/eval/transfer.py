@@ -1,0 +1,267 @@
+"""Zero-shot cross-lingual transfer, the paper's protocol for XNLI: fine-tune the pretrained encoder on one
+language's (English) training data only, then measure accuracy on every language's test set.
+
+  TransferConfig                     the budget (steps, batch, lr, lengths, example caps, seed)
+  encode_pair(a, b, max_len)         RoBERTa/XLM-R layout: <s> a </s>, or <s> a </s></s> b </s> for pairs
+  SequenceClassifier                 a copy of the encoder + XLM-R's classification head
+  bag_of_words_baseline(...)         naive Bayes on token ids, trained on the same examples: no model
+  zero_shot_transfer(model, tokenizer, task, cfg, langs) -> ({lang: {"transfer_acc": acc}}, meta)
+
+Protocol (docs/evaluation.md):
+- The caller's model is never modified: its encoder is deep-copied. The head is XLM-R's
+  (`RobertaClassificationHead`): the <s> representation → dropout → dense H→H → tanh → dropout → H→labels,
+  initialised N(0, 0.02) with zero biases; dropout is the encoder's.
+- ALL weights are fine-tuned (embeddings included) on train_lang's training examples (at most
+  max_train_examples, a seeded sample): AdamW (β = 0.9, 0.98; ε = 1e-6; weight decay 0.01 on matrices),
+  lr warmed up linearly over the first 10 % of `steps`, then decayed linearly to 0, gradients clipped at
+  1.0, batches from seeded epoch permutations. Same seed, same device → the same accuracies (on CPU,
+  bit-identical); the global torch RNG is left as it was.
+- Each language's test set (its first max_test_examples rows: the synthetic and XNLI test sets are
+  parallel, so every language gets the same items) is classified by argmax; accuracy = share correct.
+- Beside it, meta["bow_baseline_acc"][lang]: a naive-Bayes bag of token ids trained on the same English
+  examples. On the synthetic corpus shared cognates, names and digits already carry labels across
+  languages; a transfer accuracy means something only above that line.
+- Sequences are truncated to max_len tokens (specials included; pairs longest-first) and padded with
+  <pad>, which the encoder masks out of attention.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Sequence
+from typing import Any, Optional
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from xlmr.console import bar
+from xlmr.data.tokenizer import BOS, EOS, PAD
+from xlmr.eval.config import TransferConfig  # defined torch-free, re-exported here
+from xlmr.fields import check_ranges
+from xlmr.eval.tasks import ClassificationTask, Example
+from xlmr.optim import OptimConfig, adamw_with_schedule
+WARMUP_FRACTION = 0.1
+EVAL_BATCH_MULTIPLIER = 4  # evaluation batches are this many times the training batch (no gradients)
+
+
+# ============================================================================================ encoding
+def encode_pair(a: Sequence[int], b: Optional[Sequence[int]], max_len: int) -> list[int]:
+    """`<s> a </s>` or `<s> a </s></s> b </s>` (RoBERTa's pair format), at most max_len ids. A pair is
+    truncated longest-first (the longer side loses tokens from its end; equal lengths: b first)."""
+    a = a.tolist() if hasattr(a, "tolist") else list(a)
+    if b is None:
+        if max_len < 3:
+            raise ValueError(f"max_len={max_len}: need at least 3 tokens for <s> x </s>")
+        return [BOS, *a[: max_len - 2], EOS]
+    b = b.tolist() if hasattr(b, "tolist") else list(b)
+    budget = max_len - 4
+    if budget < 2:
+        raise ValueError(f"max_len={max_len}: need at least 6 tokens for <s> a </s></s> b </s>")
+    la, lb = len(a), len(b)
+    if la + lb > budget:
+        half = budget // 2
+        if la <= budget - half:  # a fits in its half: b takes the rest
+            lb = budget - la
+        elif lb <= half:
+            la = budget - lb
+        else:
+            la, lb = budget - half, half
+    return [BOS, *a[:la], EOS, EOS, *b[:lb], EOS]
+
+
+def encode_examples(tokenizer: Any, examples: Sequence[Example], max_len: int) -> tuple[list[list[int]], int]:
+    """Model ids of each example, and how many were truncated."""
+    a_ids = tokenizer.encode([ex[0] for ex in examples])
+    pairs = [i for i, ex in enumerate(examples) if ex[1] is not None]
+    b_ids = dict(zip(pairs, tokenizer.encode([examples[i][1] for i in pairs]))) if pairs else {}
+    out, truncated = [], 0
+    for i, a in enumerate(a_ids):
+        b = b_ids.get(i)
+        ids = encode_pair(a, b, max_len)
+        truncated += len(ids) < len(a) + (2 if b is None else len(b) + 4)
+        out.append(ids)
+    return out, truncated
+
+
+def pad_batch(seqs: Sequence[Sequence[int]], device: Any = None) -> torch.Tensor:
+    """(B, T) int64, right-padded with <pad> to the longest sequence."""
+    out = torch.full((len(seqs), max(map(len, seqs))), PAD, dtype=torch.long)
+    for i, s in enumerate(seqs):
+        out[i, : len(s)] = torch.as_tensor(s, dtype=torch.long)
+    return out.to(device) if device is not None else out
+
+
+# ============================================================================================ model
+class ClassificationHead(nn.Module):
+    """XLM-R's sentence classification head on the <s> (first) position."""
+
+    def __init__(self, hidden: int, num_labels: int, dropout: float):
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.dense = nn.Linear(hidden, hidden)
+        self.out_proj = nn.Linear(hidden, num_labels)
+        for layer in (self.dense, self.out_proj):
+            nn.init.normal_(layer.weight, std=0.02)
+            nn.init.zeros_(layer.bias)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        x = self.dropout(h[:, 0])  # (B, H): <s>
+        x = self.dropout(torch.tanh(self.dense(x)))
+        return self.out_proj(x)  # (B, num_labels)
+
+
+class SequenceClassifier(nn.Module):
+    def __init__(self, encoder: nn.Module, num_labels: int):
+        super().__init__()
+        self.encoder = encoder
+        self.head = ClassificationHead(encoder.dims.hidden, num_labels, encoder.dims.dropout)
+
+    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+        return self.head(self.encoder(input_ids))
+
+
+@torch.no_grad()
+def predict(classifier: nn.Module, seqs: Sequence[Sequence[int]], batch_size: int, device: Any) -> np.ndarray:
+    """Argmax label of each sequence (eval mode; batches formed by length, results in input order)."""
+    classifier.eval()
+    order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
+    out = np.empty(len(seqs), dtype=np.int64)
+    for start in range(0, len(order), batch_size):
+        idx = order[start: start + batch_size]
+        logits = classifier(pad_batch([seqs[i] for i in idx], device))
+        out[idx] = logits.argmax(-1).cpu().numpy()
+    return out
+
+
+# ============================================================================================ baseline
+def bag_of_words_baseline(train_seqs: Sequence[Sequence[int]], train_labels: Sequence[int],
+                          test_seqs: Sequence[Sequence[int]], num_labels: int) -> np.ndarray:
+    """Multinomial naive Bayes over token ids (add-one smoothing; ids never seen in training and the special
+    ids are ignored): the predicted label of each test sequence. No model: what shared surface forms
+    (cognates, names, digits) alone give across languages."""
+    vocab = 1 + max(max((max(s) for s in seqs if len(s)), default=0) for seqs in (train_seqs, test_seqs))
+    counts = np.zeros((num_labels, vocab))
+    for s, y in zip(train_seqs, train_labels):
+        np.add.at(counts[y], np.asarray(s, dtype=np.int64), 1.0)
+    counts[:, [BOS, PAD, EOS]] = 0.0
+    seen = counts.sum(0) > 0
+    log_p = np.log(counts + 1.0) - np.log(counts.sum(1, keepdims=True) + seen.sum())
+    log_p[:, ~seen] = 0.0
+    prior = np.log(np.bincount(np.asarray(train_labels, dtype=np.int64), minlength=num_labels) + 1.0)
+    return np.array([int(np.argmax(prior + log_p[:, np.asarray(s, dtype=np.int64)].sum(1))) for s in test_seqs],
+                    dtype=np.int64)
+
+
+# ============================================================================================ protocol
+def _check(cfg: TransferConfig) -> None:
+    check_ranges(TransferConfig, cfg, "eval.transfer.")  # the ranges declared on TransferConfig's fields
+
+
+def zero_shot_transfer(model: nn.Module, tokenizer: Any, task: ClassificationTask, cfg: TransferConfig,
+                       langs: Sequence[str]) -> tuple[dict[str, dict[str, float]], dict[str, Any]]:
+    """Fine-tune a copy of `model`'s encoder (+ a new head) on cfg.train_lang's training examples, then
+    score every language of `langs` that has test data. `model`: an XLMRForMaskedLM (or anything with an
+    `.encoder` whose `.dims` has hidden/dropout/max_positions); `tokenizer`: anything with
+    encode(list[str]) -> list[ids] (no specials); `cfg`: a TransferConfig or an object/Hydra node with its
+    fields. Returns ({lang: {"transfer_acc": accuracy}}, meta): meta holds the budget, example counts,
+    chance level, the bag-of-words baseline's accuracy per language, losses and timings, for the run record."""
+    _check(cfg)
+    t0 = time.perf_counter()
+    train_lang = cfg.train_lang
+    train_all = task.train.get(train_lang) or []
+    if not train_all:
+        have = sorted(k for k, v in task.train.items() if v)
+        raise ValueError(f"transfer: task '{task.name}' has no training examples for train_lang '{train_lang}' "
+                         f"(languages with training data: {', '.join(have) or 'none'})")
+    if task.num_labels < 2:
+        raise ValueError(f"transfer: task '{task.name}' has {task.num_labels} label(s); need at least 2")
+    encoder = model.encoder if hasattr(model, "encoder") else model
+    device = next(encoder.parameters()).device
+    max_len = min(cfg.max_len, int(encoder.dims.max_positions))
+    seed = cfg.seed
+    rng = np.random.default_rng(seed)
+
+    n_train = len(train_all) if cfg.max_train_examples <= 0 else min(len(train_all), cfg.max_train_examples)
+    pick = np.sort(rng.choice(len(train_all), size=n_train, replace=False)) if n_train < len(train_all) else np.arange(n_train)
+    train_examples = [train_all[i] for i in pick.tolist()]
+    train_seqs, train_truncated = encode_examples(tokenizer, train_examples, max_len)
+    train_labels = torch.tensor([ex[2] for ex in train_examples], dtype=torch.long)
+    bad = [y for y in train_labels.tolist() if not 0 <= y < task.num_labels]
+    if bad:
+        raise ValueError(f"transfer: training label {bad[0]} outside [0, {task.num_labels})")
+
+    steps, batch_size = cfg.steps, cfg.batch_size
+    losses: list[float] = []
+    correct_tail = seen_tail = 0
+    t_ft = time.perf_counter()
+    forked = [device.index or 0] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=forked):  # the caller's global RNG streams are left untouched
+        torch.manual_seed(seed)
+        classifier = SequenceClassifier(copy.deepcopy(encoder), task.num_labels).to(device)
+        for p in classifier.parameters():
+            p.requires_grad_(True)
+        optimizer, schedule = adamw_with_schedule(classifier, OptimConfig(
+            lr=cfg.lr, warmup_steps=max(1, math.ceil(WARMUP_FRACTION * steps)), max_steps=steps))
+        classifier.train()
+        order, pos = rng.permutation(n_train), 0
+        for step in bar(range(steps), desc="fine-tune", unit="step"):
+            if pos + batch_size > n_train and pos > 0:  # next epoch: a fresh permutation
+                order, pos = rng.permutation(n_train), 0
+            idx = order[pos: pos + batch_size].tolist()
+            pos += batch_size
+            logits = classifier(pad_batch([train_seqs[i] for i in idx], device))
+            targets = train_labels[idx].to(device)
+            loss = F.cross_entropy(logits.float(), targets)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(classifier.parameters(), 1.0)
+            optimizer.step()
+            schedule.step()
+            losses.append(float(loss.detach()))
+            if step >= steps - max(1, steps // 10):  # training accuracy over the last 10 % of updates
+                correct_tail += int((logits.argmax(-1) == targets).sum())
+                seen_tail += len(idx)
+    finetune_s = time.perf_counter() - t_ft
+
+    t_ev = time.perf_counter()
+    results: dict[str, dict[str, float]] = {}
+    baseline: dict[str, float] = {}
+    n_test: dict[str, int] = {}
+    test_truncated = 0
+    eval_bs = batch_size * EVAL_BATCH_MULTIPLIER
+    for lang in bar(langs, desc="transfer test", unit="lang"):
+        rows = task.test.get(lang) or []
+        if cfg.max_test_examples > 0:
+            rows = rows[: cfg.max_test_examples]
+        if not rows:
+            continue
+        seqs, truncated = encode_examples(tokenizer, rows, max_len)
+        test_truncated += truncated
+        pred = predict(classifier, seqs, eval_bs, device)
+        gold = np.array([ex[2] for ex in rows])
+        results[lang] = {"transfer_acc": float((pred == gold).mean())}
+        bow = bag_of_words_baseline(train_seqs, train_labels.tolist(), seqs, task.num_labels)
+        baseline[lang] = round(float((bow == gold).mean()), 4)
+        n_test[lang] = len(rows)
+    eval_s = time.perf_counter() - t_ev
+    tail = max(1, steps // 10)
+    meta = {
+        "task": task.name, "train_lang": train_lang, "num_labels": task.num_labels, "chance": 1.0 / task.num_labels,
+        "steps": steps, "batch_size": batch_size, "lr": cfg.lr, "warmup_steps": max(1, math.ceil(WARMUP_FRACTION * steps)),
+        "max_len": max_len, "seed": seed, "train_examples": n_train, "train_available": len(train_all),
+        "epochs": round(steps * batch_size / n_train, 2), "test_examples": n_test,
+        "langs_without_test": [lang for lang in langs if lang not in results],
+        "bow_baseline_acc": baseline,
+        "truncated": {"train": train_truncated, "test": test_truncated},
+        "train_loss_first": round(float(np.mean(losses[:tail])), 4), "train_loss_last": round(float(np.mean(losses[-tail:])), 4),
+        "train_acc_last": round(correct_tail / max(1, seen_tail), 4),
+        "device": str(device), "finetune_s": round(finetune_s, 2), "eval_s": round(eval_s, 2),
+        "seconds": round(time.perf_counter() - t0, 2),
+    }
+    if task.info.get("train_source"):
+        meta["train_source"] = task.info["train_source"]
+    return results, meta

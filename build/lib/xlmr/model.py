@@ -1,0 +1,162 @@
+"""⑥ The XLM-R (RoBERTa) encoder and masked-LM head, in plain PyTorch (no Hydra, no Lightning).
+
+Architecture, as fairseq's `TransformerSentenceEncoder` for XLM-R / HF `XLMRobertaForMaskedLM`:
+  token embedding (V, H) + learned positions (P + 2, H) with fairseq's padding offset
+  (position of a real token = its index among non-pad tokens + pad_id + 1), LayerNorm, dropout;
+  L post-LayerNorm blocks: x = LN(x + drop(attn(x))); x = LN(x + drop(W2 gelu(W1 x)));
+  LM head: dense H→H, GELU, LayerNorm, decoder tied to the token embedding, plus a bias.
+Attention runs through `F.scaled_dot_product_attention` (flash / memory-efficient kernels when
+available). During training the LM head runs only on masked positions (fairseq's `masked_tokens`):
+with V = 250k the full output layer costs more than the whole encoder.
+
+Parameter count (paper's Table 7 approximation): 4LH² + 2LH·H_ff + VH (xlmr.scaling.approx_params).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from xlmr import scaling
+from xlmr.config import ModelConfig
+
+PAD_ID = 1  # fairseq/XLM-R <pad>
+
+
+@dataclass(kw_only=True)
+class EncoderDims(ModelConfig):
+    """The model's config (`model.*`: layers, hidden, ffn, heads, max_positions, dropouts; one definition, in
+    xlmr.config.ModelConfig) plus what the data decides: the embedding rows."""
+
+    vocab_size: int  # embedding rows (SentencePiece pieces + <pad> + <mask>)
+    layer_norm_eps: float = 1e-5
+
+    @classmethod
+    def of(cls, model: ModelConfig, vocab_size: int) -> "EncoderDims":
+        return cls(vocab_size=vocab_size, **dataclasses.asdict(model))
+
+    def __post_init__(self):
+        if self.hidden % self.heads:
+            raise ValueError(f"hidden={self.hidden} is not divisible by heads={self.heads}")
+
+
+class SelfAttention(nn.Module):
+    def __init__(self, d: EncoderDims):
+        super().__init__()
+        self.heads = d.heads
+        self.qkv = nn.Linear(d.hidden, 3 * d.hidden)  # fused q, k, v projections
+        self.out = nn.Linear(d.hidden, d.hidden)
+        self.dropout = d.attention_dropout
+
+    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None) -> torch.Tensor:
+        B, T, H = x.shape
+        q, k, v = self.qkv(x).view(B, T, 3, self.heads, H // self.heads).permute(2, 0, 3, 1, 4)  # 3×(B, nh, T, hs)
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask,
+                                           dropout_p=self.dropout if self.training else 0.0)  # (B, nh, T, hs)
+        return self.out(y.transpose(1, 2).reshape(B, T, H))
+
+
+class EncoderLayer(nn.Module):
+    def __init__(self, d: EncoderDims):
+        super().__init__()
+        self.attention = SelfAttention(d)
+        self.attn_norm = nn.LayerNorm(d.hidden, eps=d.layer_norm_eps)
+        self.fc1 = nn.Linear(d.hidden, d.ffn)
+        self.fc2 = nn.Linear(d.ffn, d.hidden)
+        self.ffn_norm = nn.LayerNorm(d.hidden, eps=d.layer_norm_eps)
+        self.dropout = nn.Dropout(d.dropout)
+
+    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None) -> torch.Tensor:
+        x = self.attn_norm(x + self.dropout(self.attention(x, attn_mask)))  # post-LN, as BERT/RoBERTa
+        return self.ffn_norm(x + self.dropout(self.fc2(F.gelu(self.fc1(x)))))
+
+
+class Encoder(nn.Module):
+    def __init__(self, d: EncoderDims):
+        super().__init__()
+        self.dims = d
+        self.tokens = nn.Embedding(d.vocab_size, d.hidden, padding_idx=PAD_ID)
+        self.positions = nn.Embedding(d.max_positions + PAD_ID + 1, d.hidden, padding_idx=PAD_ID)
+        self.emb_norm = nn.LayerNorm(d.hidden, eps=d.layer_norm_eps)
+        self.dropout = nn.Dropout(d.dropout)
+        self.layers = nn.ModuleList(EncoderLayer(d) for _ in range(d.layers))
+
+    def forward(self, input_ids: torch.Tensor, output_layer: int | None = None) -> torch.Tensor:
+        """input_ids (B, T) → hidden states (B, T, H) after the last layer (or after `output_layer`)."""
+        not_pad = input_ids.ne(PAD_ID)
+        positions = torch.cumsum(not_pad, dim=1) * not_pad + PAD_ID  # fairseq's make_positions: (B, T)
+        x = self.dropout(self.emb_norm(self.tokens(input_ids) + self.positions(positions)))
+        # SDPA boolean mask: True = may attend. Omitted when nothing is padded (training windows), so the
+        # fused kernels run without a mask.
+        attn_mask = None if bool(not_pad.all()) else not_pad[:, None, None, :]  # (B, 1, 1, T)
+        for i, layer in enumerate(self.layers):
+            x = layer(x, attn_mask)
+            if output_layer is not None and i + 1 == output_layer:
+                break
+        return x
+
+
+class LMHead(nn.Module):
+    def __init__(self, d: EncoderDims, embedding: nn.Embedding):
+        super().__init__()
+        self.dense = nn.Linear(d.hidden, d.hidden)
+        self.norm = nn.LayerNorm(d.hidden, eps=d.layer_norm_eps)
+        self.embedding = embedding  # tied decoder weight (V, H)
+        self.bias = nn.Parameter(torch.zeros(d.vocab_size))
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        """h (..., H) → logits (..., V)."""
+        return F.linear(self.norm(F.gelu(self.dense(h))), self.embedding.weight, self.bias)
+
+
+class XLMRForMaskedLM(nn.Module):
+    def __init__(self, d: EncoderDims):
+        super().__init__()
+        self.dims = d
+        self.encoder = Encoder(d)
+        self.lm_head = LMHead(d, self.encoder.tokens)
+        self.apply(self._init_weights)
+
+    @staticmethod
+    def _init_weights(m: nn.Module) -> None:
+        # BERT/fairseq init: N(0, 0.02) weights, zero biases, padding row zero.
+        if isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, std=0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Embedding):
+            nn.init.normal_(m.weight, std=0.02)
+            if m.padding_idx is not None:
+                with torch.no_grad():
+                    m.weight[m.padding_idx].zero_()
+
+    def forward(self, input_ids: torch.Tensor, masked: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits (B, T, V), or (n_masked, V) for the positions where `masked` (B, T) is True."""
+        h = self.encoder(input_ids)  # (B, T, H)
+        if masked is not None:
+            h = h[masked]  # (n_masked, H): the LM head only where there is something to predict
+        return self.lm_head(h)
+
+    def num_params(self) -> dict[str, int]:
+        """total; embedding = token + position tables (the decoder is tied); non_embedding = the rest,
+        the x-axis of scaling plots."""
+        total = sum(p.numel() for p in self.parameters())
+        embedding = self.encoder.tokens.weight.numel() + self.encoder.positions.weight.numel()
+        return {"total": total, "embedding": embedding, "non_embedding": total - embedding}
+
+
+def mlm_loss(model: XLMRForMaskedLM, input_ids: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Mean cross-entropy over masked positions (targets ≠ -100). Returns (loss, per-token nll (n,), masked (B, T))."""
+    masked = targets.ne(-100)
+    logits = model(input_ids, masked)  # (n_masked, V)
+    nll = F.cross_entropy(logits.float(), targets[masked], reduction="none")  # (n_masked,)
+    return nll.mean() if nll.numel() else nll.sum(), nll, masked
+
+
+def flops_per_token(d: EncoderDims, seq_len: int, masked_fraction: float = 0.15) -> float:
+    """Training FLOPs per token of this model (see xlmr.scaling.flops_per_token)."""
+    return scaling.flops_per_token(d.layers, d.hidden, d.ffn, d.vocab_size, seq_len, masked_fraction)

@@ -1,0 +1,65 @@
+"""The optimizer recipe, written once, for pretraining (xlmr/lit.py) and fine-tuning (xlmr/eval/transfer.py):
+RoBERTa's AdamW, weight decay on matrices only (not on biases, LayerNorm gains), and a learning rate that
+warms up linearly from 0 to its peak, then decays linearly to 0 at the last step (fairseq's polynomial_decay,
+power 1)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Optional
+
+from omegaconf import MISSING
+
+from xlmr.fields import bounded
+
+if TYPE_CHECKING:  # torch is imported where an optimizer is built: composing a config stays torch-free
+    import torch
+
+
+@dataclass
+class OptimConfig:
+    """The optimizer's knobs; `train` (xlmr.config.TrainConfig) extends this dataclass, so they are `train.*`."""
+
+    lr: float = bounded(MISSING, gt=0)  # peak learning rate
+    warmup_steps: int = bounded(MISSING, ge=0)  # linear warmup, then linear decay to 0 at max_steps
+    warmup_fraction: Optional[float] = bounded(None, ge=0, le=1)  # warmup as a share of max_steps; wins when set
+    max_steps: int = bounded(MISSING, ge=1)  # optimizer updates
+    weight_decay: float = bounded(0.01, ge=0)
+    adam_beta1: float = bounded(0.9, ge=0, lt=1)
+    adam_beta2: float = bounded(0.98, ge=0, lt=1)  # RoBERTa
+    adam_eps: float = bounded(1e-6, gt=0)
+    clip_grad_norm: float = bounded(0.0, ge=0)  # max global L2 norm of the gradients; 0 = off (the caller clips)
+
+    @property
+    def warmup_updates(self) -> int:
+        """The warmup the schedule uses: round(warmup_fraction × max_steps) when the fraction is set (so it
+        follows max_steps through a budget sweep), else warmup_steps."""
+        if self.warmup_fraction is not None:
+            return round(self.warmup_fraction * self.max_steps)
+        return self.warmup_steps
+
+
+def lr_factor(step: int, warmup_steps: int, max_steps: int) -> float:
+    """The factor on the peak rate for the update after `step` updates: (step + 1) / warmup during warmup,
+    then (max_steps - step) / (max_steps - warmup), reaching 0 at max_steps."""
+    if step < warmup_steps:
+        return (step + 1) / warmup_steps
+    return max(0.0, (max_steps - step) / max(1, max_steps - warmup_steps))
+
+
+def adamw_with_schedule(model: "torch.nn.Module", cfg: OptimConfig, fused: bool = False
+                        ) -> "tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]":
+    """AdamW over the model's trainable parameters and its per-update learning-rate schedule.
+    `fused`: one kernel for all tensors (~10× faster than the default on CPU for pretraining)."""
+    import torch
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    decay = [p for p in params if p.ndim >= 2]
+    no_decay = [p for p in params if p.ndim < 2]  # biases, LayerNorm
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                                   {"params": no_decay, "weight_decay": 0.0}],
+                                  lr=cfg.lr, betas=(cfg.adam_beta1, cfg.adam_beta2), eps=cfg.adam_eps,
+                                  fused=fused)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: lr_factor(step, cfg.warmup_updates, cfg.max_steps))
+    return optimizer, schedule

@@ -1,0 +1,64 @@
+"""The plan of a sweep, printed before anything is launched: what each run costs and what exists."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from xlmr.config import Config
+from xlmr.scaling import approx_params, flops_per_token, non_embedding_params
+
+# Assumed sustained training throughput for GPU-hour estimates: 40% MFU of an H100's dense bf16 peak
+# (989 TFLOP/s). Measured numbers are in benchmarks/RESULTS.md.
+ASSUMED_GPU_FLOPS = 0.40 * 989e12
+
+
+def run_status(run_dir: Path) -> str:
+    from xlmr.run import CKPT_DIR, LAST_CKPT, read_result
+
+    if (read_result(run_dir) or {}).get("status") == "done":
+        return "done"
+    return "resume" if (run_dir / CKPT_DIR / LAST_CKPT).exists() else "new"
+
+
+def plan_row(cfg: Config, run_dir: Path) -> dict[str, Any]:
+    from xlmr.data.pipeline import data_status, sampling_shares
+    from xlmr.data.sampling import matched_steps
+
+    m, t = cfg.model, cfg.train
+    vocab = cfg.vocab_size + 2
+    steps = int(t.max_steps)
+    if cfg.monolingual is not None:  # max_steps × q_lang; the multilingual budget when q is not known yet
+        shares = sampling_shares(cfg)
+        steps = matched_steps(steps, shares[cfg.monolingual]) if shares else steps
+    tokens = steps * int(t.batch_tokens)
+    flops = flops_per_token(m.layers, m.hidden, m.ffn, vocab, t.seq_len, t.mask_prob) * tokens
+    return {"run": run_dir.name, "run_dir": str(run_dir), "status": run_status(run_dir),
+            "params": approx_params(m.layers, m.hidden, m.ffn, vocab),
+            "non_embedding": non_embedding_params(m.layers, m.hidden, m.ffn), "tokens": tokens, "flops": flops,
+            "gpu_hours": flops / ASSUMED_GPU_FLOPS / 3600, "data": data_status(cfg)}
+
+
+def _si(x: float) -> str:
+    for unit, scale in (("E", 1e18), ("P", 1e15), ("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(x) >= scale:
+            return f"{x / scale:.3g}{unit}"
+    return f"{x:.3g}"
+
+
+def format_plan(rows: list[dict[str, Any]], config: Any) -> str:
+    width = max([len(r["run"]) for r in rows] + [3])
+    lines = [f"sweep '{config.name}': {len(rows)} run(s) in {config.hydra.sweep.dir}",
+             f"  {'run':{width}s}  {'status':6s}  {'params':>7s}  {'non-emb':>7s}  {'tokens':>7s}  {'FLOPs':>7s}  "
+             f"{'GPU-h*':>7s}  data"]
+    for r in rows:
+        data = ", ".join(f"{k} {v}" for k, v in r["data"].items())
+        lines.append(f"  {r['run']:{width}s}  {r['status']:6s}  {_si(r['params']):>7s}  {_si(r['non_embedding']):>7s}  "
+                     f"{_si(r['tokens']):>7s}  {_si(r['flops']):>7s}  {r['gpu_hours']:7.3g}  {data}")
+    total = sum(r["gpu_hours"] for r in rows)
+    todo = sum(r["status"] not in ("done", "queued") for r in rows)
+    queued = sum(r["status"] == "queued" for r in rows)
+    lines.append(f"  total {total:.3g} GPU-hours (* at an assumed {ASSUMED_GPU_FLOPS / 1e12:.0f} TFLOP/s); "
+                 f"{todo} to run, {len(rows) - todo - queued} finished (skipped)"
+                 + (f", {queued} with a Slurm job queued or running (not submitted again)" if queued else ""))
+    return "\n".join(lines)
