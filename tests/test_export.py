@@ -217,7 +217,7 @@ def test_export_run_errors(tiny_model, spm_dir, tmp_path):
 
 def test_missing_transformers_names_the_extra(tiny_model, spm_dir, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "transformers", None)  # import transformers → ImportError
-    with pytest.raises(ExportError, match=r"pip install 'xlmr-scaling\[hf\]'"):
+    with pytest.raises(ExportError, match=r"pip install -e '\.\[export\]'"):
         export_model(tiny_model, spm_dir / MODEL_FILE, tmp_path / "out")
     run = _fake_run(tmp_path, tiny_model, spm_dir)
     with pytest.raises(ExportError, match=r"transformers is not installed"):

@@ -66,6 +66,10 @@ class DataConfig(ShardSpec):
     """`data.*`: the shards' split (ShardSpec's fields, xlmr/data/shards.py) and the held-out evaluation."""
 
     eval_sequences: int = bounded(128, ge=1)  # held-out sequences scored per language
+    # Budget-aware shards: each language's train shard holds at most this factor × what the run's budget
+    # draws from it (train.max_steps × train.batch_tokens × q_i), rounded up to a power of two (so runs of
+    # one budget, and nearby budgets, share one artifact); null = the whole corpus. 2 suits CC-100-size text.
+    budget_cap: Optional[float] = bounded(None, ge=1)
     # languages scored by held-out MLM although absent from pretraining (the paper's "unseen" case);
     # they are tokenized with the run's tokenizer and are not part of the groups
     unseen_langs: list[str] = field(default_factory=list)

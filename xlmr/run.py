@@ -238,7 +238,8 @@ def _train_and_evaluate(cfg: Config, run_dir: Path, sweep: str, run_name: str,
         data = data.only(cfg.monolingual)
     train_tokens = steps * cfg.train.batch_tokens
     table = sampling_table({lang: data.texts[lang].sentences for lang in data.langs}, cfg.alpha, train_tokens,
-                           {lang: data.shards.n_tokens(lang, "train") for lang in data.langs})
+                           {lang: data.shards.n_tokens(lang, "train") for lang in data.langs},
+                           {lang: data.shards.info[lang].get("max_train_tokens") for lang in data.langs})
     if launch_rank() == 0:
         (run_dir / "sampling.tsv").write_text(format_tsv(table))
 

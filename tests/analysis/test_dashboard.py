@@ -171,11 +171,16 @@ def test_the_description_names_every_section_panel_and_key():
 
 @pytest.fixture
 def no_credentials(monkeypatch, tmp_path):
+    import wandb
+
     for name in ("WANDB_API_KEY", "WANDB_IDENTITY_TOKEN_FILE", "WANDB_CONFIG_DIR"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("NETRC", str(tmp_path / ".netrc"))
-    return tmp_path
+    yield tmp_path
+    # logged_in() made wandb's process-wide settings from this test's environment: drop them, or later
+    # tests' runs (W&B offline) would inherit them
+    wandb.teardown()
 
 
 @pytest.fixture

@@ -34,3 +34,23 @@ def test_shards_follow_their_tokenizer_and_split():
     assert a == artifact_key(_shards_spec(compose_cfg("model=base", "seed=1"), "tok-a", texts))
     assert a != artifact_key(_shards_spec(cfg, "tok-b", texts))
     assert a != artifact_key(_shards_spec(compose_cfg("data.valid_fraction=0.1"), "tok-a", texts))
+
+
+def shards_key(*overrides: str) -> str:
+    from xlmr.data.pipeline import budget_caps
+
+    cfg = compose_cfg(*overrides)
+    texts = {lang: LanguageText(lang, Path(f"/x/{lang}.txt"), 100, f"key-{lang}") for lang in ("en", "sw")}
+    return artifact_key(_shards_spec(cfg, "tok", texts, budget_caps(cfg, {"en": 0.7, "sw": 0.3})))
+
+
+def test_budget_capped_shards_are_shared_by_runs_of_one_budget():
+    base = shards_key("data.budget_cap=2")
+    assert base != shards_key()  # uncapped: the whole corpus
+    assert shards_key() == artifact_key(_shards_spec(compose_cfg(), "tok", {  # no cap: the key is unchanged
+        lang: LanguageText(lang, Path(f"/x/{lang}.txt"), 100, f"key-{lang}") for lang in ("en", "sw")}))
+    # en: 2 × 0.7 × 2400 steps × 2048 tokens = 6.9M → 2^23; 2000 steps (5.7M) rounds to the same power of two
+    for same in (["model=large"], ["seed=3"], ["train.max_steps=2000"]):
+        assert shards_key("data.budget_cap=2", *same) == base, same
+    for different in (["train.max_steps=9600"], ["data.budget_cap=8"]):
+        assert shards_key("data.budget_cap=2", *different) != base, different

@@ -64,3 +64,14 @@ def test_table_expected_tokens_and_tsv():
     assert rows[1].epochs_expected == pytest.approx(250 / 10)
     tsv = format_tsv(rows).splitlines()
     assert tsv[0].split("\t")[:4] == ["lang", "sentences", "p", "q"] and len(tsv) == 3
+
+
+def test_shard_caps_are_the_budget_draw_times_the_factor_rounded_up_to_a_power_of_two():
+    from xlmr.data.sampling import shard_caps
+
+    # en draws 0.7 × 4.9M = 3.44M tokens, × 2 = 6.88M → 2^23 = 8.39M; sw 0.3 × 4.9M × 2 = 2.95M → 2^22 = 4.19M
+    assert shard_caps({"en": 0.7, "sw": 0.3}, 4_915_200, 2.0) == {"en": 2**23, "sw": 2**22}
+    assert shard_caps({"en": 0.7}, 4_915_200 * 3 // 2, 2.0) == {"en": 2**24}  # 10.3M → 2^24
+    assert shard_caps({"en": 1e-9}, 100, 1.0) == {"en": 1}
+    with pytest.raises(ValueError, match="factor"):
+        shard_caps({"en": 1.0}, 100, 0.5)

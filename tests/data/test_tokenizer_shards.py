@@ -133,3 +133,23 @@ def test_max_pieces_bounds_what_sentencepiece_can_train(corpus, tmp_path):
         train_sentencepiece(sample_sentences({"en": corpus["en"]}, counts, {"en": 1.0}, 2000, 0), bound + 1, tmp_path)
     found = int(str(err.value).rsplit("<=", 1)[1].strip(" ."))
     assert found <= bound
+
+
+@pytest.mark.parametrize("batch_docs", [7, 1000])
+def test_a_budget_cap_keeps_a_prefix_of_the_train_split_and_the_whole_held_out_split(tokenizer, corpus, tmp_path,
+                                                                                     batch_docs):
+    spec = ShardSpec(valid_fraction=0.1, max_valid_tokens=150, encode_batch_docs=batch_docs)
+    for d in ("full", "cap", "roomy"):
+        (tmp_path / d).mkdir()
+    full = build_shards(tokenizer, {"en": corpus["en"]}, tmp_path / "full", spec)["languages"]["en"]
+    cap = full["tokens"]["train"] // 4
+    capped = build_shards(tokenizer, {"en": corpus["en"]}, tmp_path / "cap", spec, {"en": cap})["languages"]["en"]
+    assert capped["max_train_tokens"] == cap and capped["capped"] and not full["capped"]
+    read = lambda d, split: np.fromfile(tmp_path / d / f"en.{split}.bin", dtype=np.uint16)
+    train, full_train = read("cap", "train"), read("full", "train")
+    assert cap <= len(train) < cap + 200 and np.array_equal(train, full_train[: len(train)])  # whole documents
+    assert np.array_equal(read("cap", "valid"), read("full", "valid"))
+    starts = np.load(tmp_path / "cap" / "en.train.docs.npy")
+    assert np.array_equal(starts, np.load(tmp_path / "full" / "en.train.docs.npy")[: len(starts)])
+    roomy = build_shards(tokenizer, {"en": corpus["en"]}, tmp_path / "roomy", spec, {"en": 10**9})["languages"]["en"]
+    assert roomy["tokens"] == full["tokens"] and not roomy["capped"]

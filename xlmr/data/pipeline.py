@@ -20,7 +20,7 @@ from xlmr.fields import ConfigError
 from .cache import Artifact, artifact_key, failed_before, get_or_build, is_built
 from .corpora import corpus_source
 from .corpus import LanguageText
-from .sampling import sampling_probs
+from .sampling import sampling_probs, shard_caps
 from .shards import Shards, ShardSpec, build_shards
 from .tokenizer import MODEL_FILE, Tokenizer, VocabTooLarge, sample_sentences, train_sentencepiece
 
@@ -69,11 +69,21 @@ def _tokenizer_spec(cfg: Config, texts: dict[str, LanguageText]) -> dict[str, An
             "vocab_size": cfg.vocab_size, **section_knobs(cfg, "tokenizer"), "version": TOKENIZER_VERSION}
 
 
-def _shards_spec(cfg: Config, tokenizer_key: str, texts: dict[str, LanguageText]) -> dict[str, Any]:
-    """The `data` knobs that ShardSpec (the shard builder's own config) has: a field added there is keyed."""
+def _shards_spec(cfg: Config, tokenizer_key: str, texts: dict[str, LanguageText],
+                 caps: dict[str, int] | None = None) -> dict[str, Any]:
+    """The `data` knobs that ShardSpec (the shard builder's own config) has: a field added there is keyed;
+    and the budget-aware caps, when the run has them (runs with equal caps share the artifact)."""
     data = section_knobs(cfg, "data")
     return {"tokenizer": tokenizer_key, "corpus": {lang: texts[lang].key for lang in texts},
-            **{f.name: data[f.name] for f in fields(ShardSpec) if f.name in data}, "version": SHARDS_VERSION}
+            **{f.name: data[f.name] for f in fields(ShardSpec) if f.name in data}, "version": SHARDS_VERSION,
+            **({"max_train_tokens": caps} if caps else {})}
+
+
+def budget_caps(cfg: Config, q_by_lang: dict[str, float]) -> dict[str, int] | None:
+    """data.budget_cap as per-language train-token caps for this run's budget (None: no cap)."""
+    if cfg.data.budget_cap is None:
+        return None
+    return shard_caps(q_by_lang, cfg.train.max_steps * cfg.train.batch_tokens, cfg.data.budget_cap)
 
 
 def check_vocab_fits(vocab_size: int, texts: dict[str, LanguageText]) -> None:
@@ -121,12 +131,16 @@ def prepare_data(cfg: Config) -> PreparedData:
                      f"sentences sampled with alpha={cfg.alpha}, {_built(tok_art)}")
     tok = Tokenizer.from_dir(tok_art.path)
     spec = cfg.data  # a DataConfig is a ShardSpec
+    caps = budget_caps(cfg, q_by_lang)
     with stage("data", "shards") as notes:
-        shards_art = get_or_build(cache_dir, "shards", _shards_spec(cfg, tok_art.key, texts),
-                                  lambda tmp: build_shards(tok, {lang: texts[lang].path for lang in langs}, tmp, spec))
+        shards_art = get_or_build(cache_dir, "shards", _shards_spec(cfg, tok_art.key, texts, caps),
+                                  lambda tmp: build_shards(tok, {lang: texts[lang].path for lang in langs}, tmp, spec,
+                                                           caps))
         shards = Shards(shards_art.path, shards_art.manifest)
-        notes.append(f"{sum(shards.n_tokens(lang, 'train') for lang in langs) / 1e6:,.1f}M training tokens, "
-                     f"{_built(shards_art)}")
+        notes.append(f"{sum(shards.n_tokens(lang, 'train') for lang in langs) / 1e6:,.1f}M training tokens"
+                     + (f" ({sum(shards.info[lang].get('capped', False) for lang in langs)} of {len(langs)} languages "
+                        f"capped at {cfg.data.budget_cap:g}× the budget's draw)" if caps else "")
+                     + f", {_built(shards_art)}")
     data = PreparedData(langs, texts, q, tok_art.path, shards, {"tokenizer": _record(tok_art), "shards": _record(shards_art)})
     unseen = list(cfg.data.unseen_langs)
     if unseen:  # their text, shards with this run's tokenizer; never sampled for training
@@ -162,7 +176,9 @@ def data_status(cfg: Config) -> dict[str, str]:
     if failure is not None:  # e.g. a vocab too large for this corpus: the sweep stops at its plan
         raise failure
     status["tokenizer"] = "cached" if is_built(cache_dir, "tokenizer", tok_spec) else "to build"
-    status["shards"] = ("cached" if is_built(cache_dir, "shards", _shards_spec(cfg, artifact_key(tok_spec), texts))
+    q = sampling_probs(np.array([texts[lang].sentences for lang in langs]), cfg.alpha)
+    caps = budget_caps(cfg, dict(zip(langs, q.tolist())))
+    status["shards"] = ("cached" if is_built(cache_dir, "shards", _shards_spec(cfg, artifact_key(tok_spec), texts, caps))
                         else "to build")
     return status
 

@@ -46,6 +46,16 @@ def matched_steps(steps: int, q_lang: float) -> int:
     return max(1, round(steps * q_lang))
 
 
+def shard_caps(q: Mapping[str, float], train_tokens: int, factor: float) -> dict[str, int]:
+    """Training tokens a language's shard needs to hold for a run: factor × q_i × train_tokens (what the
+    budget draws from it, with a safety margin), rounded up to a power of two: runs of one budget (a sweep
+    over model sizes, seeds, α at one tokenizer) share one shards artifact, and so do nearby budgets that
+    round to the same power (budgets within 2× of each other need at most two)."""
+    if factor < 1:
+        raise ValueError(f"factor={factor}: a safety factor >= 1")
+    return {lang: 1 << max(0, math.ceil(math.log2(max(1.0, factor * q_i * train_tokens)))) for lang, q_i in q.items()}
+
+
 @dataclass(frozen=True)
 class LanguageShare:
     lang: str
@@ -56,10 +66,12 @@ class LanguageShare:
     shard_tokens: int  # tokens available in the language's train shard
     # expected passes over the language's train data: upsampled low-resource languages repeat (> 1)
     epochs_expected: float
+    shard_cap: int | None = None  # the budget-aware cap its train shard was built with (data.budget_cap)
 
 
 def sampling_table(
-    sentences: Mapping[str, int], alpha: float, train_tokens: int, shard_tokens: Mapping[str, int]
+    sentences: Mapping[str, int], alpha: float, train_tokens: int, shard_tokens: Mapping[str, int],
+    shard_cap: Mapping[str, int | None] | None = None,
 ) -> list[LanguageShare]:
     langs = list(sentences)
     counts = np.array([sentences[lang] for lang in langs], dtype=np.float64)
@@ -71,7 +83,7 @@ def sampling_table(
         available = int(shard_tokens.get(lang, 0))
         rows.append(
             LanguageShare(lang, int(sentences[lang]), float(p_i), float(q_i), expected, available,
-                          expected / available if available else math.inf)
+                          expected / available if available else math.inf, (shard_cap or {}).get(lang))
         )
     return rows
 
@@ -79,8 +91,9 @@ def sampling_table(
 def format_tsv(rows: list[LanguageShare]) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, delimiter="\t", lineterminator="\n")
-    writer.writerow(["lang", COUNT_UNIT, "p", "q", "train_tokens_expected", "shard_tokens", "epochs_expected"])
+    writer.writerow(["lang", COUNT_UNIT, "p", "q", "train_tokens_expected", "shard_tokens", "epochs_expected",
+                     "shard_cap"])
     for r in rows:
         writer.writerow([r.lang, r.sentences, f"{r.p:.6g}", f"{r.q:.6g}", f"{r.train_tokens_expected:.0f}",
-                         r.shard_tokens, f"{r.epochs_expected:.4g}"])
+                         r.shard_tokens, f"{r.epochs_expected:.4g}", "" if r.shard_cap is None else r.shard_cap])
     return buf.getvalue()

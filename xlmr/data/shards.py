@@ -6,6 +6,11 @@ Held-out split: every `stride`-th document (stride = round(1 / valid_fraction)),
 over the file, and never empty for a language with ≥ 2 documents.
 Streaming: documents are encoded in batches and appended to the files; memory does not grow with the
 corpus. dtype is uint16 when the vocabulary fits (≤ 65,536 ids), else uint32.
+
+Budget-aware cap (`max_train_tokens`, from data.budget_cap): a train shard stops taking documents once it
+holds the cap, and reading stops once the held-out split is complete too: a run's shards hold what its
+budget can draw, not the whole corpus (CC-100's largest languages are 100× what a sweep's runs consume).
+The capped train split is a prefix of the uncapped one, document for document.
 """
 
 from __future__ import annotations
@@ -39,11 +44,12 @@ class ShardSpec:
 
 
 def write_language_shards(
-    tok: Tokenizer, lang: str, text_file: Path, out_dir: Path, spec: ShardSpec
+    tok: Tokenizer, lang: str, text_file: Path, out_dir: Path, spec: ShardSpec, max_train_tokens: int | None = None
 ) -> dict:
     """Tokenize one language's text file into `<lang>.{train,valid}.bin` (+ document offsets), streaming
     `encode_batch_docs` documents at a time. Per batch: one SentencePiece call (Tokenizer.encode_flat), then
-    array operations only; the single Python loop is over documents, to assign the held-out split."""
+    array operations only; the single Python loop is over documents, to assign the held-out split.
+    `max_train_tokens`: the train split takes documents while it holds fewer tokens than this."""
     dtype = token_dtype(tok.vocab_size)
     stride = max(1, round(1 / spec.valid_fraction))
     files = {split: open(out_dir / f"{lang}.{split}.bin", "wb") for split in SPLITS}
@@ -67,14 +73,22 @@ def write_language_shards(
             if (docs_seen + i) % stride == 0 and valid_tokens < spec.max_valid_tokens:
                 held_out[i] = True
                 valid_tokens += n
-        token_held_out = np.repeat(held_out, doc_tokens)
-        for split, docs, toks in (("valid", held_out, token_held_out), ("train", ~held_out, ~token_held_out)):
+        train = ~held_out
+        if max_train_tokens is not None:  # a train document is kept while the tokens before it fit under the cap
+            train_sizes = np.where(train, doc_tokens, 0)
+            train &= tokens["train"] + np.cumsum(train_sizes) - train_sizes < max_train_tokens
+        for split, docs in (("valid", held_out), ("train", train)):
+            toks = np.repeat(docs, doc_tokens)
             sizes = doc_tokens[docs]
             doc_starts[split].append(tokens[split] + np.cumsum(sizes) - sizes)
             ids[toks].astype(dtype).tofile(files[split])
             tokens[split] += int(sizes.sum())
             chars[split] += int(doc_chars[docs].sum())
         docs_seen += len(batch)
+
+    def full() -> bool:  # both splits complete: the rest of the file would be dropped
+        return (max_train_tokens is not None and tokens["train"] >= max_train_tokens
+                and tokens["valid"] >= spec.max_valid_tokens)
 
     progress = bar(desc=f"shards {lang}", unit="doc", unit_scale=True)
     try:
@@ -85,6 +99,8 @@ def write_language_shards(
                 flush(batch)
                 progress.update(len(batch))
                 batch = []
+                if full():
+                    break
         if batch:
             flush(batch)
     finally:
@@ -98,11 +114,18 @@ def write_language_shards(
         starts = np.concatenate(doc_starts[split]) if doc_starts[split] else np.zeros(0, dtype=np.int64)
         np.save(out_dir / f"{lang}.{split}.docs.npy", starts.astype(np.int64))
     return {"tokens": tokens, "chars": chars, "documents": {s: len(np.concatenate(doc_starts[s])) if doc_starts[s]
-                                                          else 0 for s in SPLITS}}
+                                                          else 0 for s in SPLITS},
+            "max_train_tokens": max_train_tokens,
+            "capped": max_train_tokens is not None and tokens["train"] >= max_train_tokens}
 
 
-def build_shards(tok: Tokenizer, text_files: Mapping[str, Path], out_dir: Path, spec: ShardSpec) -> dict:
-    per_lang = {lang: write_language_shards(tok, lang, path, out_dir, spec) for lang, path in text_files.items()}
+def build_shards(tok: Tokenizer, text_files: Mapping[str, Path], out_dir: Path, spec: ShardSpec,
+                 max_train_tokens: Mapping[str, int] | None = None) -> dict:
+    """Every language's shards; `max_train_tokens`: per-language caps (the manifest records each, and whether
+    it cut the text short)."""
+    caps = max_train_tokens or {}
+    per_lang = {lang: write_language_shards(tok, lang, path, out_dir, spec, caps.get(lang))
+                for lang, path in text_files.items()}
     return {"dtype": token_dtype(tok.vocab_size).name, "vocab_size": tok.vocab_size, "languages": per_lang}
 
 
