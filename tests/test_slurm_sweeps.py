@@ -170,3 +170,26 @@ def test_a_sweep_that_does_not_wait_is_followed_with_status(slurm_cluster, tmp_p
     assert status().count("12/12") == 2
     again = run_train(*args)
     assert again.returncode == 0 and "2 skipped" in again.stdout
+
+
+def test_prepare_only_fans_the_data_out_as_slurm_arrays_and_matches_one_process(slurm_cluster, tmp_path):
+    """prepare_only=true with hydra/launcher=slurm: corpora and (language × chunk) shard tasks run as Slurm
+    job arrays; the shards equal, byte for byte, those one process builds."""
+    args = [*TINY, *SLURM, "langs=[en,fr,sw]", "data.chunk_mb=1", f"paths.runs_dir={tmp_path}/runs"]
+    r = run_train("-m", *args, "prepare_only=true", "seed=0,1", f"paths.cache_dir={tmp_path}/fanned")
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert r.stdout.count("task(s) submitted to Slurm") == 2  # one array for the corpora, one for the chunks
+    assert "[prepare] 2 run(s): 2 data artifact(s) ready" in r.stdout
+    one = run_train(*[a for a in args if not a.startswith("hydra")], "prepare_only=true",
+                    f"paths.cache_dir={tmp_path}/single")
+    assert one.returncode == 0, one.stdout[-3000:] + one.stderr[-3000:]
+    fanned, single = (sorted((tmp_path / c / "shards").glob("*/manifest.json")) for c in ("fanned", "single"))
+    assert [p.parent.name for p in fanned] == [p.parent.name for p in single] and len(fanned) == 1
+    for path in sorted(fanned[0].parent.iterdir()):
+        other = single[0].parent / path.name
+        if path.name == "manifest.json":  # the same but for when and how fast it was built
+            drop = lambda m: {k: v for k, v in m.items() if k not in ("created", "build_seconds", "host")}
+            assert drop(json.loads(path.read_text())) == drop(json.loads(other.read_text()))
+        else:
+            assert path.read_bytes() == other.read_bytes(), path.name
+    assert not list((tmp_path / "fanned" / "shards").glob(".parts-*"))  # merged, then removed

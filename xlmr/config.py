@@ -70,6 +70,11 @@ class DataConfig(ShardSpec):
     # draws from it (train.max_steps × train.batch_tokens × q_i), rounded up to a power of two (so runs of
     # one budget, and nearby budgets, share one artifact); null = the whole corpus. 2 suits CC-100-size text.
     budget_cap: Optional[float] = bounded(None, ge=1)
+    # Shards built as independent (language × chunk of file) tasks by this many local processes, merged into
+    # the same bytes as one process writes (xlmr/data/shards.py); 1 = one streaming pass in the run's process.
+    # `prepare_only=true` sweeps fan out on Slurm instead when hydra/launcher=slurm (docs/slurm.md).
+    prepare_workers: int = implementation(1)
+    chunk_mb: int = implementation(256)  # text per chunk task (plain-text files; an .xz file is one task)
     # languages scored by held-out MLM although absent from pretraining (the paper's "unseen" case);
     # they are tokenized with the run's tokenizer and are not part of the groups
     unseen_langs: list[str] = field(default_factory=list)

@@ -11,6 +11,10 @@ from xlmr.scaling import approx_params, flops_per_token, non_embedding_params
 # Assumed sustained training throughput for GPU-hour estimates: 40% MFU of an H100's dense bf16 peak
 # (989 TFLOP/s). Measured numbers are in benchmarks/RESULTS.md.
 ASSUMED_GPU_FLOPS = 0.40 * 989e12
+# Assumed data-preparation rate per CPU core, for the plan's CPU-hours: shard building tokenizes ~1.4 M
+# tokens/s per core at ~3.3 bytes per token (benchmarks/prepare.py, 2 cores, benchmarks/RESULTS.md), i.e.
+# ~4.6 MB of text per second; counting and tokenizer sampling read the text once more each (not included).
+ASSUMED_PREP_BYTES_PER_CPU_S = 4.6e6
 
 
 def run_status(run_dir: Path) -> str:
@@ -22,7 +26,7 @@ def run_status(run_dir: Path) -> str:
 
 
 def plan_row(cfg: Config, run_dir: Path) -> dict[str, Any]:
-    from xlmr.data.pipeline import data_status, sampling_shares
+    from xlmr.data.pipeline import data_plan, sampling_shares
     from xlmr.data.sampling import matched_steps
 
     m, t = cfg.model, cfg.train
@@ -32,11 +36,12 @@ def plan_row(cfg: Config, run_dir: Path) -> dict[str, Any]:
         shares = sampling_shares(cfg)
         steps = matched_steps(steps, shares[cfg.monolingual]) if shares else steps
     tokens = steps * int(t.batch_tokens)
+    data = data_plan(cfg)
     flops = flops_per_token(m.layers, m.hidden, m.ffn, vocab, t.seq_len, t.mask_prob) * tokens
     return {"run": run_dir.name, "run_dir": str(run_dir), "status": run_status(run_dir),
             "params": approx_params(m.layers, m.hidden, m.ffn, vocab),
             "non_embedding": non_embedding_params(m.layers, m.hidden, m.ffn), "tokens": tokens, "flops": flops,
-            "gpu_hours": flops / ASSUMED_GPU_FLOPS / 3600, "data": data_status(cfg)}
+            "gpu_hours": flops / ASSUMED_GPU_FLOPS / 3600, "data": data.status, "prep": data.shards_to_build}
 
 
 def _si(x: float) -> str:
@@ -61,4 +66,22 @@ def format_plan(rows: list[dict[str, Any]], config: Any) -> str:
     lines.append(f"  total {total:.3g} GPU-hours (* at an assumed {ASSUMED_GPU_FLOPS / 1e12:.0f} TFLOP/s); "
                  f"{todo} to run, {len(rows) - todo - queued} finished (skipped)"
                  + (f", {queued} with a Slurm job queued or running (not submitted again)" if queued else ""))
+    lines.append(preparation_line(rows))
     return "\n".join(lines)
+
+
+def preparation_line(rows: list[dict[str, Any]]) -> str:
+    """The data still to prepare, once per shards artifact that runs share: bytes and CPU-hours."""
+    todo = {r["prep"][0]: r["prep"][1] for r in rows if r.get("prep")}
+    if not todo:
+        return "  data: every run's shards are cached"
+    known = [b for b in todo.values() if b is not None]
+    line = f"  data: {len(todo)} shards artifact(s) to build"
+    if known:
+        total = sum(known)
+        line += (f" from {_si(total)}B of text ≈ {total / ASSUMED_PREP_BYTES_PER_CPU_S / 3600:.3g} CPU-hours (at an "
+                 f"assumed {ASSUMED_PREP_BYTES_PER_CPU_S / 1e6:.1f} MB/s per core; data.prepare_workers or a "
+                 "prepare_only=true sweep on Slurm divides the wall time)")
+    if len(known) < len(todo):
+        line += f"; {len(todo) - len(known)} from text still to be generated or indexed (size not known yet)"
+    return line

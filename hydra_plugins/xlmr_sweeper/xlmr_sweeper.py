@@ -60,11 +60,12 @@ class XlmrSweeper(BasicSweeper):
         self.overrides = self.split_arguments(overrides, self.max_batch_size)
         jobs = [job for batch in self.overrides for job in batch]
 
-        rows = []
+        rows, configs = [], []
         for job, (cfg, run_dir) in zip(jobs, JobConfigs(self.hydra_context.config_loader, self.config).of(jobs)):
             try:
                 validate(cfg)
-                rows.append(plan_row(typed(cfg), run_dir))  # raises what an earlier build found (e.g. vocab too large)
+                configs.append(typed(cfg))
+                rows.append(plan_row(configs[-1], run_dir))  # raises what an earlier build found (e.g. vocab too large)
             except ConfigError as err:
                 print(f"error: run '{run_dir.name}': {err} — nothing was launched", file=sys.stderr)
                 sys.exit(2)
@@ -78,6 +79,11 @@ class XlmrSweeper(BasicSweeper):
         print(format_plan(rows, self.config))
         if self.config.get("plan_only", False):
             print("plan_only=true: nothing launched")
+            return []
+        if self.config.get("prepare_only", False):  # the data of every run, as (language × chunk) tasks
+            from xlmr.prepare import prepare_sweep
+
+            prepare_sweep(configs, self.config)
             return []
 
         launch = [job for job, row in zip(jobs, rows) if row["run_dir"] not in held]

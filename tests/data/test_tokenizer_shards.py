@@ -153,3 +153,61 @@ def test_a_budget_cap_keeps_a_prefix_of_the_train_split_and_the_whole_held_out_s
     assert np.array_equal(starts, np.load(tmp_path / "full" / "en.train.docs.npy")[: len(starts)])
     roomy = build_shards(tokenizer, {"en": corpus["en"]}, tmp_path / "roomy", spec, {"en": 10**9})["languages"]["en"]
     assert roomy["tokens"] == full["tokens"] and not roomy["capped"]
+
+
+def test_document_chunks_partition_the_documents(corpus, tmp_path):
+    from xlmr.data.text import document_chunks, iter_documents_between
+
+    text = tmp_path / "ragged.txt"  # blank lines of spaces, runs of blank lines, a document at the very end
+    text.write_bytes(corpus["en"].read_bytes().replace(b"\n\n", b"\n \n\n", 7) + b"tail sentence\n")
+    whole = list(iter_documents(text))
+    for chunk_bytes in (1, 50, 333, 10**9):
+        chunks = document_chunks(text, chunk_bytes)
+        assert chunks[0][0] == 0 and chunks[-1][1] is None
+        assert all(a < b for (a, _), (b, _) in zip(chunks, chunks[1:]))
+        assert [doc for a, b in chunks for doc in iter_documents_between(text, a, b)] == whole, chunk_bytes
+    assert len(document_chunks(text, 333)) > 10
+
+
+@pytest.mark.parametrize("cap", [None, 900])
+def test_shards_built_as_parallel_chunk_tasks_are_byte_identical(tokenizer, corpus, tmp_path, cap):
+    from xlmr.data.fanout import process_pool
+
+    spec = ShardSpec(valid_fraction=0.1, max_valid_tokens=150, encode_batch_docs=16)
+    caps = {"en": cap} if cap else None
+    (tmp_path / "one").mkdir()
+    (tmp_path / "many").mkdir()
+    one = build_shards(tokenizer, corpus, tmp_path / "one", spec, caps)
+    many = build_shards(tokenizer, corpus, tmp_path / "many", spec, caps, tokenizer_dir=tokenizer.model_file.parent,
+                        run_tasks=process_pool(2), chunk_bytes=700)
+    assert many == one
+    names = sorted(p.name for p in (tmp_path / "one").iterdir())
+    assert names == sorted(p.name for p in (tmp_path / "many").iterdir())  # the parts are gone
+    for name in names:
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "many" / name).read_bytes(), name
+
+
+def test_chunk_tasks_are_idempotent_and_restartable(tokenizer, corpus, tmp_path):
+    from xlmr.data.shards import chunk_tasks, encode_chunk
+
+    tasks = chunk_tasks(tokenizer.model_file.parent, corpus, tmp_path, ShardSpec(encode_batch_docs=16), 500)
+    assert len({t.lang for t in tasks}) == 2 and len(tasks) > 4
+    encode_chunk(tasks[0])  # a first attempt that stopped after one task
+    first = tasks[0].part.stat().st_mtime_ns
+    for task in tasks:  # the rerun: the finished task's part is kept
+        encode_chunk(task)
+    assert tasks[0].part.stat().st_mtime_ns == first and all(t.part.exists() for t in tasks)
+    assert not list(tmp_path.glob(".*tmp*"))
+
+
+def test_a_large_plain_file_is_sampled_by_byte_offsets_without_a_full_pass(corpus, monkeypatch):
+    import xlmr.data.text as text
+    import xlmr.data.tokenizer as tokenizer_module
+
+    lines = {line.strip() for line in corpus["en"].read_text().splitlines() if line.strip()}
+    n = count_text(corpus["en"]).sentences
+    monkeypatch.setattr(tokenizer_module, "OFFSET_SAMPLING_BYTES", 1)  # every file counts as large
+    monkeypatch.setattr(text, "iter_documents", lambda path: pytest.fail("read in full"))
+    picked = list(sample_sentences({"en": corpus["en"]}, {"en": n}, {"en": 1.0}, 200, seed=0))
+    assert len(picked) == 200 and set(picked) <= lines and len(set(picked)) > 100
+    assert picked == list(sample_sentences({"en": corpus["en"]}, {"en": n}, {"en": 1.0}, 200, seed=0))

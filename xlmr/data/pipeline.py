@@ -20,8 +20,9 @@ from xlmr.fields import ConfigError
 from .cache import Artifact, artifact_key, failed_before, get_or_build, is_built
 from .corpora import corpus_source
 from .corpus import LanguageText
+from .fanout import process_pool
 from .sampling import sampling_probs, shard_caps
-from .shards import Shards, ShardSpec, build_shards
+from .shards import RunTasks, Shards, ShardSpec, build_shards
 from .tokenizer import MODEL_FILE, Tokenizer, VocabTooLarge, sample_sentences, train_sentencepiece
 
 TOKENIZER_VERSION = 1
@@ -99,8 +100,12 @@ def _record(art: Artifact) -> dict[str, Any]:
     return {"key": art.key, "path": str(art.path), "built_now": art.built_now}
 
 
-def prepare_data(cfg: Config) -> PreparedData:
-    """Stages ①–④, each one timed line (xlmr/console.py): built now, or found in the cache."""
+def prepare_data(cfg: Config, run_tasks: RunTasks | None = None) -> PreparedData:
+    """Stages ①–④, each one timed line (xlmr/console.py): built now, or found in the cache.
+    `run_tasks`: how the shards' (language × chunk) tasks run (xlmr/data/fanout.py: a Slurm array for a
+    prepare_only sweep); by default a local pool of data.prepare_workers processes, or none (one stream)."""
+    if run_tasks is None and cfg.data.prepare_workers > 1:
+        run_tasks = process_pool(cfg.data.prepare_workers)
     cache_dir = Path(cfg.paths.cache_dir)
     langs = lang_codes(cfg)
     source = corpus_source(cfg.corpus)
@@ -132,10 +137,12 @@ def prepare_data(cfg: Config) -> PreparedData:
     tok = Tokenizer.from_dir(tok_art.path)
     spec = cfg.data  # a DataConfig is a ShardSpec
     caps = budget_caps(cfg, q_by_lang)
+    shards_spec = _shards_spec(cfg, tok_art.key, texts, caps)
     with stage("data", "shards") as notes:
-        shards_art = get_or_build(cache_dir, "shards", _shards_spec(cfg, tok_art.key, texts, caps),
-                                  lambda tmp: build_shards(tok, {lang: texts[lang].path for lang in langs}, tmp, spec,
-                                                           caps))
+        shards_art = get_or_build(cache_dir, "shards", shards_spec, lambda tmp: build_shards(
+            tok, {lang: texts[lang].path for lang in langs}, tmp, spec, caps, tokenizer_dir=tok_art.path,
+            run_tasks=run_tasks, chunk_bytes=cfg.data.chunk_mb * 2**20,
+            part_dir=cache_dir / "shards" / f".parts-{artifact_key(shards_spec)}"))
         shards = Shards(shards_art.path, shards_art.manifest)
         notes.append(f"{sum(shards.n_tokens(lang, 'train') for lang in langs) / 1e6:,.1f}M training tokens"
                      + (f" ({sum(shards.info[lang].get('capped', False) for lang in langs)} of {len(langs)} languages "
@@ -158,8 +165,17 @@ def _built(art: Artifact) -> str:
     return "built now" if art.built_now else f"cached ({art.key[:12]})"
 
 
-def data_status(cfg: Config) -> dict[str, str]:
-    """Which artifacts of a config exist already (cheap: no text is read), for sweep plans."""
+@dataclass
+class DataPlan:
+    """What a sweep plan says of one config's data (cheap: manifests and file sizes, no text is read)."""
+
+    status: dict[str, str]  # stage → "n/N cached" | "cached" | "to build"
+    # the shards artifact still to build, or None: (an identity that runs sharing it share, bytes of text
+    # to tokenize: the files' sizes on disk, None where the text is still to be generated)
+    shards_to_build: tuple[str, int | None] | None
+
+
+def data_plan(cfg: Config) -> DataPlan:
     cache_dir = Path(cfg.paths.cache_dir)
     langs = lang_codes(cfg)
     source = corpus_source(cfg.corpus)
@@ -168,7 +184,10 @@ def data_status(cfg: Config) -> dict[str, str]:
     status = {"corpus": f"{n_cached}/{len(langs)} cached"}
     if n_cached < len(langs):
         status["tokenizer"] = status["shards"] = "to build"
-        return status
+        files = getattr(source, "_file", None)  # a source over files (CC-100): their sizes, before any pass
+        size = sum(files(lang).stat().st_size for lang in langs) if files else None
+        identity = f"{cfg.corpus.name}:{','.join(langs)}:{cfg.alpha}:{cfg.vocab_size}:{section_knobs(cfg, 'data')}"
+        return DataPlan(status, (identity, size))
     texts = source.prepare(langs, cache_dir)  # all cached: reads manifests only
     tok_spec = _tokenizer_spec(cfg, texts)
     check_vocab_fits(cfg.vocab_size, texts)
@@ -177,10 +196,12 @@ def data_status(cfg: Config) -> dict[str, str]:
         raise failure
     status["tokenizer"] = "cached" if is_built(cache_dir, "tokenizer", tok_spec) else "to build"
     q = sampling_probs(np.array([texts[lang].sentences for lang in langs]), cfg.alpha)
-    caps = budget_caps(cfg, dict(zip(langs, q.tolist())))
-    status["shards"] = ("cached" if is_built(cache_dir, "shards", _shards_spec(cfg, artifact_key(tok_spec), texts, caps))
-                        else "to build")
-    return status
+    shards_spec = _shards_spec(cfg, artifact_key(tok_spec), texts, budget_caps(cfg, dict(zip(langs, q.tolist()))))
+    if is_built(cache_dir, "shards", shards_spec):
+        status["shards"] = "cached"
+        return DataPlan(status, None)
+    status["shards"] = "to build"
+    return DataPlan(status, (artifact_key(shards_spec), sum(Path(texts[lang].path).stat().st_size for lang in langs)))
 
 
 def sampling_shares(cfg: Config) -> dict[str, float] | None:

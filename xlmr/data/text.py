@@ -59,6 +59,66 @@ def iter_documents(path: Path) -> Iterator[list[str]]:
         yield doc
 
 
+def document_chunks(path: Path, chunk_bytes: int) -> list[tuple[int, int | None]]:
+    """The file cut into byte ranges of about chunk_bytes, each starting at a document's first line: the
+    (language × chunk) tasks of a parallel shards build. A cut point k × chunk_bytes moves forward to the
+    first non-blank line after a blank line (a document start), so every document lies in exactly one
+    range. A compressed (.xz) file cannot be entered in the middle: it is one range (decompress it, `xz -dk`,
+    to split it)."""
+    path = Path(path)
+    if path.suffix == ".xz":
+        return [(0, None)]
+    size = path.stat().st_size
+    starts = [0]
+    with open(path, "rb") as f:
+        for cut in range(chunk_bytes, size, chunk_bytes):
+            start = _next_document_start(f, cut)
+            if start is not None and start > starts[-1]:
+                starts.append(start)
+    return [(a, b) for a, b in zip(starts, [*starts[1:], None])]
+
+
+def _next_document_start(f, offset: int) -> int | None:
+    """Offset of the first non-blank line that follows a blank line, from the line start at or after
+    `offset` (binary file); None at end of file. Blank: bytes.strip() is empty (a line blank only in the
+    Unicode sense is not a cut point; the reader treats it as blank, which keeps the partition exact)."""
+    f.seek(offset - 1)
+    f.readline()  # to the start of the next line (the byte before `offset` decides whether one starts at it)
+    seen_blank = False
+    while True:
+        at = f.tell()
+        line = f.readline()
+        if not line:
+            return None
+        if not line.strip():
+            seen_blank = True
+        elif seen_blank:
+            return at
+
+
+def iter_documents_between(path: Path, start: int, end: int | None) -> Iterator[list[str]]:
+    """The documents whose first line lies in path[start:end) (offsets from document_chunks), each as its
+    sentences, decoded as iter_documents decodes them."""
+    path = Path(path)
+    raw = lzma.open(path, "rb") if path.suffix == ".xz" else open(path, "rb")
+    doc: list[str] = []
+    with raw:
+        raw.seek(start)
+        position = start
+        for line_bytes in raw:
+            if end is not None and position >= end:
+                break
+            position += len(line_bytes)
+            line = line_bytes.decode("utf-8", errors="replace").strip()
+            if line:
+                doc.append(line)
+            elif doc:
+                yield doc
+                doc = []
+    if doc:
+        yield doc
+
+
 def count_text(path: Path) -> TextStats:
     sentences = documents = chars = bad = 0
     words: set[str] | None = set()

@@ -44,13 +44,18 @@ def sample_sentences(
     files: Mapping[str, Path], sentences: Mapping[str, int], q: Mapping[str, float], total: int, seed: int
 ) -> Iterator[str]:
     """Stream ~q_i·total sentences of each language i (with replacement when a language has fewer
-    sentences than its share), reading each file once and holding only the chosen line indices."""
+    sentences than its share), reading each file once and holding only the chosen line indices. A plain
+    text file of OFFSET_SAMPLING_BYTES or more is not read in full: its sentences are picked at random byte
+    offsets (sample_by_offsets)."""
     from .text import iter_documents
 
     for lang, path in files.items():
         n_avail = sentences[lang]
         k = max(1, round(q[lang] * total))
         rng = np.random.default_rng([seed, _stable_int(lang)])
+        if k <= n_avail and Path(path).suffix != ".xz" and Path(path).stat().st_size >= OFFSET_SAMPLING_BYTES:
+            yield from sample_by_offsets(Path(path), k, rng)
+            continue
         picks = np.sort(rng.integers(0, n_avail, size=k)) if k > n_avail else np.sort(
             rng.choice(n_avail, size=k, replace=False))
         reps = np.bincount(picks, minlength=n_avail) if k > n_avail else None
@@ -64,6 +69,29 @@ def sample_sentences(
                     yield s
                     j += 1
                 idx += 1
+
+
+OFFSET_SAMPLING_BYTES = 2**30  # from 1 GiB of plain text on, a tokenizer sample seeks instead of reading it all
+
+
+def sample_by_offsets(path: Path, k: int, rng: np.random.Generator) -> Iterator[str]:
+    """k sentences of a plain-text file, each the first non-blank line after a uniformly random byte offset:
+    k seeks and reads of a line or two instead of a pass over the file. Close to uniform over sentences (a
+    line's chance grows with the length of the line before it, which matters little for a tokenizer's
+    sample); an offset in the last line wraps to the file's first sentence."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        for offset in np.sort(rng.integers(0, size, size=k)).tolist():
+            f.seek(offset)
+            f.readline()  # the rest of the line the offset fell in
+            for _attempt in range(2):
+                line = f.readline()
+                while line and not line.strip():
+                    line = f.readline()
+                if line:
+                    yield line.decode("utf-8", errors="replace").strip()
+                    break
+                f.seek(0)  # past the last sentence: wrap around once
 
 
 def _stable_int(text: str) -> int:
@@ -109,6 +137,7 @@ class Tokenizer:
     def __init__(self, model_file: Path):
         import sentencepiece as spm
 
+        self.model_file = Path(model_file)
         self.sp = spm.SentencePieceProcessor(model_file=str(model_file))
         self.spm_size = self.sp.get_piece_size()
         self.mask_id = self.spm_size + FAIRSEQ_OFFSET

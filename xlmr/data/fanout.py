@@ -1,0 +1,53 @@
+"""How a data stage's independent tasks run: in a local process pool, or as one Slurm job array.
+
+Both are `RunTasks` (xlmr/data/shards.py): `run(function, tasks) -> results`, results in task order, an
+error in any task raised here. Tasks are small frozen dataclasses (picklable); each is idempotent, so a
+rerun after a failure redoes only what is missing.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from xlmr.console import bar
+
+
+def process_pool(workers: int) -> Callable[[Callable[[Any], Any], Sequence[Any]], list]:
+    """Up to `workers` processes (one SentencePiece thread each is what a task uses best)."""
+
+    def run(function: Callable[[Any], Any], tasks: Sequence[Any]) -> list:
+        if not tasks:
+            return []
+        with ProcessPoolExecutor(max_workers=min(workers, len(tasks))) as pool:
+            futures = [pool.submit(function, task) for task in tasks]
+            for future in bar(futures, desc="chunks", unit="task"):
+                future.result()  # the first failure is raised here
+            return [future.result() for future in futures]
+
+    return run
+
+
+def slurm_array(folder: Path, parameters: dict[str, Any]) -> Callable[[Callable[[Any], Any], Sequence[Any]], list]:
+    """One Slurm job array per call (submitit), its tasks' logs under `folder`; waits for the array.
+    `parameters`: submitit's (cpus_per_task, mem_gb, timeout_min, slurm_partition, …)."""
+
+    def run(function: Callable[[Any], Any], tasks: Sequence[Any]) -> list:
+        import submitit
+
+        if not tasks:
+            return []
+        executor = submitit.AutoExecutor(folder=str(folder), cluster="slurm")
+        executor.update_parameters(**parameters)
+        jobs = executor.map_array(function, list(tasks))
+        print(f"[data] {len(jobs)} task(s) submitted to Slurm: array {jobs[0].job_id.split('_')[0]}", flush=True)
+        return [job.result() for job in jobs]
+
+    return run
+
+
+def default_workers() -> int:
+    return max(1, len(os.sched_getaffinity(0)))
