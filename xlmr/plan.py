@@ -11,10 +11,10 @@ from xlmr.scaling import approx_params, flops_per_token, non_embedding_params
 # Assumed sustained training throughput for GPU-hour estimates: 40% MFU of an H100's dense bf16 peak
 # (989 TFLOP/s). Measured numbers are in benchmarks/RESULTS.md.
 ASSUMED_GPU_FLOPS = 0.40 * 989e12
-# Assumed data-preparation rate per CPU core, for the plan's CPU-hours: shard building tokenizes ~1.4 M
-# tokens/s per core at ~3.3 bytes per token (benchmarks/prepare.py, 2 cores, benchmarks/RESULTS.md), i.e.
-# ~4.6 MB of text per second; counting and tokenizer sampling read the text once more each (not included).
-ASSUMED_PREP_BYTES_PER_CPU_S = 4.6e6
+# Assumed data-preparation rate per CPU core, for the plan's CPU-hours: shard building tokenized 4.8 M
+# tokens/s on 2 cores at 4.5 bytes of text per token (benchmarks/RESULTS.md, 2026-11-25), i.e. ~10.8 MB of
+# text per second per core, rounded down; the counting pass and the tokenizer's training are not included.
+ASSUMED_PREP_BYTES_PER_CPU_S = 10e6
 
 
 def run_status(run_dir: Path) -> str:

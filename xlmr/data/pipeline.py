@@ -186,7 +186,10 @@ def data_plan(cfg: Config) -> DataPlan:
         status["tokenizer"] = status["shards"] = "to build"
         files = getattr(source, "_file", None)  # a source over files (CC-100): their sizes, before any pass
         size = sum(files(lang).stat().st_size for lang in langs) if files else None
-        identity = f"{cfg.corpus.name}:{','.join(langs)}:{cfg.alpha}:{cfg.vocab_size}:{section_knobs(cfg, 'data')}"
+        # what the artifact's key will depend on, cheaply (no config flattening: plans price 100s of runs)
+        budget = cfg.train.max_steps * cfg.train.batch_tokens if cfg.data.budget_cap else None
+        identity = repr((repr(cfg.corpus), langs, cfg.alpha, cfg.vocab_size, repr(cfg.tokenizer),
+                         cfg.data.valid_fraction, cfg.data.max_valid_tokens, cfg.data.budget_cap, budget))
         return DataPlan(status, (identity, size))
     texts = source.prepare(langs, cache_dir)  # all cached: reads manifests only
     tok_spec = _tokenizer_spec(cfg, texts)
