@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import lzma
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,19 +44,24 @@ def max_pieces(words: set[str]) -> int:
     return sum(substrings(len(w) + 1) for w in words)
 
 
-def iter_documents(path: Path) -> Iterator[list[str]]:
-    """Yield each document as its list of sentences (stripped, non-empty)."""
+def documents(lines: Iterable[str]) -> Iterator[list[str]]:
+    """Lines grouped into documents: runs of non-blank lines (stripped), separated by blank ones."""
     doc: list[str] = []
-    with open_text(path) as f:
-        for line in f:
-            line = line.strip()
-            if line:
-                doc.append(line)
-            elif doc:
-                yield doc
-                doc = []
+    for line in lines:
+        line = line.strip()
+        if line:
+            doc.append(line)
+        elif doc:
+            yield doc
+            doc = []
     if doc:
         yield doc
+
+
+def iter_documents(path: Path) -> Iterator[list[str]]:
+    """Yield each document as its list of sentences (stripped, non-empty)."""
+    with open_text(path) as f:
+        yield from documents(f)
 
 
 def document_chunks(path: Path, chunk_bytes: int) -> list[tuple[int, int | None]]:
@@ -100,23 +105,18 @@ def iter_documents_between(path: Path, start: int, end: int | None) -> Iterator[
     """The documents whose first line lies in path[start:end) (offsets from document_chunks), each as its
     sentences, decoded as iter_documents decodes them."""
     path = Path(path)
-    raw = lzma.open(path, "rb") if path.suffix == ".xz" else open(path, "rb")
-    doc: list[str] = []
-    with raw:
+
+    def lines(raw) -> Iterator[str]:
         raw.seek(start)
         position = start
-        for line_bytes in raw:
+        for line in raw:
             if end is not None and position >= end:
-                break
-            position += len(line_bytes)
-            line = line_bytes.decode("utf-8", errors="replace").strip()
-            if line:
-                doc.append(line)
-            elif doc:
-                yield doc
-                doc = []
-    if doc:
-        yield doc
+                return
+            position += len(line)
+            yield line.decode("utf-8", errors="replace")
+
+    with lzma.open(path, "rb") if path.suffix == ".xz" else open(path, "rb") as raw:
+        yield from documents(lines(raw))
 
 
 def count_text(path: Path) -> TextStats:
