@@ -25,7 +25,8 @@ def small(**kw) -> SyntheticCorpusConfig:
 
 
 def clear_caches() -> None:
-    for fn in (syn._global_proto, syn._family_proto, syn._world, syn._language, syn._task_events, syn._code_switch):
+    for fn in (syn._global_proto, syn._family_proto, syn._world, syn._language, syn._task_events, syn._code_switch,
+               syn._latin_forms):
         fn.cache_clear()
 
 
@@ -339,3 +340,28 @@ def test_topic_rank_blocks_give_each_topic_its_own_frequency_band():
     assert (np.diff(blocks) >= 0).all() and np.bincount(blocks).tolist() == [20] * 6
     random = syn._World(SyntheticCorpusConfig()).topic_of["noun"]
     assert (np.diff(random) < 0).any() and np.bincount(random).tolist() == [20] * 6
+
+
+def test_romanized_documents_are_the_same_text_in_the_latin_variant(tmp_path):
+    """p_romanized: whole documents of hi/ur/… in Latin script (Roman Urdu, Hinglish); the rest of the
+    corpus, and every language without a Latin variant, is exactly what p_romanized = 0 writes."""
+    plain, roman = small(), small(p_romanized=0.3)
+    for code in ("ur", "hi", "sw"):
+        syn.write_language(plain, code, tmp_path / f"{code}.0.txt")
+        syn.write_language(roman, code, tmp_path / f"{code}.3.txt")
+    assert (tmp_path / "sw.0.txt").read_bytes() == (tmp_path / "sw.3.txt").read_bytes()  # no sw_rom in CC-100
+    before, after = list(iter_documents(tmp_path / "ur.0.txt")), list(iter_documents(tmp_path / "ur.3.txt"))
+    assert len(before) == len(after) and [len(d) for d in before] == [len(d) for d in after]
+    changed = [b != a for b, a in zip(before, after)]
+    assert 0.2 < sum(changed) / len(changed) < 0.4
+    for b, a in zip(before, after):
+        if b != a:  # a romanized document: Latin letters only; its sentences' word counts are the original's
+            assert latin_only(" ".join(a)) and not latin_only(" ".join(b))
+            assert [len(x.split()) for x in a] == [len(x.split()) for x in b]
+    # hi and ur share their proto-lexicon: romanized, they share written words of their own (not English
+    # code-switches or names); in their own scripts, none
+    syn.write_language(plain, "en", tmp_path / "en.txt")
+    words = lambda path: {w.strip(".") for d in iter_documents(path) for s in d for w in s.split()}
+    english = words(tmp_path / "en.txt")
+    assert not (words(tmp_path / "ur.0.txt") & words(tmp_path / "hi.0.txt")) - english
+    assert len((words(tmp_path / "ur.3.txt") & words(tmp_path / "hi.3.txt")) - english) >= 5

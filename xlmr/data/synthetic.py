@@ -66,6 +66,11 @@ class SyntheticCorpusConfig:
     # P(a content word of a non-English corpus sentence is written as the English word: web text's
     # code-switching and loanwords). Corpus text only: the task's test sets are clean translations.
     p_code_switch: float = 0.3
+    # P(a corpus document of a language that the web also writes in Latin script (the bases of CC-100's
+    # *_rom variants: hi, ur, bn, ta, te) is written in Latin: Hinglish, Roman Urdu). Related languages then
+    # share written forms of their cognates (hi and ur share their proto-lexicon but not their scripts).
+    # Corpus text only; 0 = every document in the language's own script.
+    p_romanized: float = 0.0
     # --- languages: how each language realises the world
     global_share: float = 0.5  # P(a family proto-word is the global proto-word); lower = less cross-family sharing
     cognate_p: float = 0.7  # P(a language keeps its family's word (sound-changed) rather than coining a new one)
@@ -105,7 +110,8 @@ def _validate(cfg: Any) -> None:
     if not cfg.zipf_exponent >= 0:
         bad("zipf_exponent", "must be >= 0")
     for name in ("p_on_topic", "p_second_clause", "p_name_subject", "p_plural", "p_number", "p_adjective",
-                 "p_place", "p_doc_topic", "p_code_switch", "global_share", "cognate_p", "sound_change_p"):
+                 "p_place", "p_doc_topic", "p_code_switch", "p_romanized", "global_share", "cognate_p",
+                 "sound_change_p"):
         if not 0.0 <= getattr(cfg, name) <= 1.0:
             bad(name, "a probability in [0, 1]")
     if cfg.total_sentences < 0:
@@ -755,9 +761,11 @@ class _Language:
         return mask
 
     def realise(self, events: dict[str, Any], switch: Optional["_CodeSwitch"] = None,
-                r: Optional[np.random.RandomState] = None) -> list[str]:
+                r: Optional[np.random.RandomState] = None,
+                latin: Optional[tuple[np.ndarray, np.ndarray]] = None) -> list[str]:
         """The sentences of `events`; with `switch`, each content word is replaced by its English form
-        with probability switch.p (draws from r)."""
+        with probability switch.p (draws from r); with `latin` = (forms, rows), the sentences where rows is
+        True are written with those forms (the language's Latin-script variant, same form layout)."""
         has2 = events["has2"]
         cols = self._clause_cols(events["c1"])
         cols.append(np.where(has2, self.i_conj, 0))
@@ -766,6 +774,8 @@ class _Language:
             cols.append(np.full(len(has2), self.i_term))
         ix = np.stack(cols, axis=1)  # (sentences, slots): form indices, 0 = empty slot
         words = self.forms[ix]
+        if latin is not None:
+            words = np.where(latin[1][:, None], latin[0][ix], words)
         if switch is not None and switch.p > 0:
             u = r.random_sample(ix.shape)  # drawn for every slot: the stream does not depend on the text
             words = np.where(switch.content[ix] & (u < switch.p), switch.forms[ix], words)
@@ -798,6 +808,19 @@ def _code_switch(key: tuple, code: str) -> Optional[_CodeSwitch]:
     slots = np.flatnonzero(content)
     forms[slots] = en.forms[slots]  # with its leading space, in unspaced scripts too ("中文 English"), as on the web
     return _CodeSwitch(cfg.p_code_switch, forms, content)
+
+
+@lru_cache(maxsize=128)
+def _latin_forms(key: tuple, code: str) -> Optional[np.ndarray]:
+    """The form table of the language's Latin-script variant (e.g. ur_rom for ur), when it has one and
+    p_romanized > 0: the same concepts and inflections at the same indices, written in Latin."""
+    cfg = SyntheticCorpusConfig(**dict(key))
+    variant = f"{code}_rom"
+    if cfg.p_romanized == 0 or variant not in TYPOLOGY:
+        return None
+    lang, rom = _language(key, code), _language(key, variant)
+    assert len(rom.forms) == len(lang.forms) and rom.i_term == lang.i_term and rom.o_noun == lang.o_noun
+    return rom.forms
 
 
 def _capitalize(s: str) -> str:
@@ -838,7 +861,11 @@ def _corpus_chunk(cfg: SyntheticCorpusConfig, code: str, j: int) -> list[list[st
     ends = np.minimum(ends[:n_docs], _CHUNK)
     doc_of = np.repeat(np.arange(n_docs), np.diff(np.concatenate([[0], ends])))
     topics = np.where(keep, doc_topic[doc_of], other)
-    sentences = lang.realise(world.events(r, topics), _code_switch(key, code), r)
+    latin = _latin_forms(key, code)
+    if latin is not None:  # whole documents in Latin script, drawn from their own stream (the rest is unchanged)
+        romanized = _rng(cfg.seed, "romanized", code, j).random_sample(n_docs) < cfg.p_romanized
+        latin = (latin, romanized[doc_of])
+    sentences = lang.realise(world.events(r, topics), _code_switch(key, code), r, latin)
     starts = np.concatenate([[0], ends[:-1]])
     return [sentences[a:b] for a, b in zip(starts.tolist(), ends.tolist())]
 
