@@ -80,6 +80,10 @@ CASES = {
                             "hydra.launcher.timeout_min=-1"),
     "launcher memory": (lambda tmp: ["-m", "hydra/launcher=slurm", "hydra.launcher.mem_gb=0"], "hydra.launcher.mem_gb=0"),
     "sweep without -m": (lambda tmp: ["sweep=fig2_langs_cpu"], "add -m"),
+    "progress mode": (lambda tmp: ["trainer.progress=fancy"], "trainer.progress=fancy: valid: auto, bar, lines, off"),
+    "prepare workers": (lambda tmp: ["data.prepare_workers=0"], "data.prepare_workers=0: must be >= 1"),
+    "warmup fraction": (lambda tmp: ["train.warmup_fraction=2"], "train.warmup_fraction=2"),
+    "budget cap": (lambda tmp: ["data.budget_cap=0.5"], "data.budget_cap=0.5"),
 }
 
 

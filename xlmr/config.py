@@ -26,6 +26,7 @@ from xlmr.data.mlm import MaskingConfig
 from xlmr.data.shards import ShardSpec
 from xlmr.data.tokenizer import TokenizerConfig
 from xlmr.eval.config import EvalConfig
+from xlmr.console import PROGRESS_MODES
 from xlmr.fields import IMPLEMENTATION, ConfigError, bounded, check_ranges, implementation
 from xlmr.optim import OptimConfig
 
@@ -310,6 +311,11 @@ def validate(cfg: DictConfig | Config) -> None:
         raise ConfigError("trainer.micro_batch_size", tr.micro_batch_size, "micro_batch_size, devices, num_nodes must be > 0")
     if tr.precision not in ("auto", "32-true", "32", "bf16-mixed", "16-mixed", "bf16-true"):
         raise ConfigError("trainer.precision", tr.precision, "valid: auto, 32-true, bf16-mixed, 16-mixed, bf16-true")
+    if tr.progress not in PROGRESS_MODES:
+        raise ConfigError("trainer.progress", tr.progress, f"valid: {', '.join(PROGRESS_MODES)}")
+    if cfg.data.prepare_workers < 1 or cfg.data.chunk_mb < 1:
+        key = "data.prepare_workers" if cfg.data.prepare_workers < 1 else "data.chunk_mb"
+        raise ConfigError(key, cfg.data[key.split(".")[1]], "must be >= 1")
     if cfg.logger.mode not in ("offline", "online", "disabled"):
         raise ConfigError("logger.mode", cfg.logger.mode, "valid: offline, online, disabled")
     if not 0 < cfg.data.valid_fraction < 1:
