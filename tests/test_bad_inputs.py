@@ -137,3 +137,11 @@ def test_a_vocab_too_large_for_the_tokenizer_is_found_once_then_at_plan_time(tmp
     sweep = run_train("-m", *common, "seed=1,2")  # other seeds share the tokenizer: refused at the plan
     assert sweep.returncode == 2 and "found by an earlier build" in sweep.stderr and "nothing was launched" in sweep.stderr
     assert "Traceback" not in sweep.stdout + sweep.stderr
+
+
+def test_a_prepare_only_sweep_reports_a_build_time_refusal_in_one_line(tmp_path):
+    common = [*TINY, "vocab_size=20000", "langs=[en,sw]", f"paths.cache_dir={tmp_path / 'cache'}",
+              f"paths.runs_dir={tmp_path / 'runs'}"]
+    r = run_train("-m", *common, "prepare_only=true")  # found while the tokenizer is built, in the sweeper
+    assert r.returncode == 2 and "Traceback" not in r.stdout + r.stderr, r.stderr[-2000:]
+    assert len(_errors(r)) == 1 and "vocab_size=20000" in _errors(r)[0]

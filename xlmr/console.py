@@ -43,11 +43,26 @@ def progress_mode() -> str:
     return "bar" if sys.stderr.isatty() else "lines"
 
 
+_printing = False  # say() prints instead of logging (outside a run: the sweeper's own work)
+
+
 def say(line: str) -> None:
-    if log.hasHandlers():  # Hydra's job logging (or a test's capture) is listening
+    if log.hasHandlers() and not _printing:  # Hydra's job logging (or a test's capture) is listening
         log.info(line)
     else:
         print(line, flush=True)
+
+
+@contextlib.contextmanager
+def printed() -> Iterator[None]:
+    """Lines said inside go to stdout as they are: in the sweeper's process, Hydra's own logging would
+    prefix them with `[HYDRA]`, and no run's train.log is theirs."""
+    global _printing
+    before, _printing = _printing, True
+    try:
+        yield
+    finally:
+        _printing = before
 
 
 def bar(iterable: Iterable[Any] | None = None, **tqdm_args: Any):

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from xlmr.config import Config, lang_codes
-from xlmr.console import say, stage
+from xlmr.console import printed, say, stage
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,11 @@ def task_runner(config: Any, workers: int) -> Any:
 
 def prepare_sweep(configs: list[Config], config: Any) -> None:
     """Every artifact of every run of the sweep (configs: the runs' typed configs; config: the sweep's)."""
+    with printed():
+        _prepare_sweep(configs, config)
+
+
+def _prepare_sweep(configs: list[Config], config: Any) -> None:
     from xlmr.data.corpora import corpus_source
     from xlmr.data.fanout import default_workers
     from xlmr.data.pipeline import prepare_data

@@ -83,7 +83,11 @@ class XlmrSweeper(BasicSweeper):
         if self.config.get("prepare_only", False):  # the data of every run, as (language × chunk) tasks
             from xlmr.prepare import prepare_sweep
 
-            prepare_sweep(configs, self.config)
+            try:
+                prepare_sweep(configs, self.config)
+            except ConfigError as err:  # found while building (e.g. a vocab too large for the tokenizer's sample)
+                print(f"error: {err}", file=sys.stderr)
+                sys.exit(2)
             return []
 
         launch = [job for job, row in zip(jobs, rows) if row["run_dir"] not in held]
