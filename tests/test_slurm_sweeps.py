@@ -178,7 +178,7 @@ def test_prepare_only_fans_the_data_out_as_slurm_arrays_and_matches_one_process(
     args = [*TINY, *SLURM, "langs=[en,fr,sw]", "data.chunk_mb=1", f"paths.runs_dir={tmp_path}/runs"]
     r = run_train("-m", *args, "prepare_only=true", "seed=0,1", f"paths.cache_dir={tmp_path}/fanned")
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    assert r.stdout.count("task(s) submitted to Slurm") == 2  # one array for the corpora, one for the chunks
+    assert r.stdout.count("task(s) submitted to Slurm") == 3  # arrays for the corpora, the tokenizer, the chunks
     assert "[prepare] 2 run(s): 2 data artifact(s) ready" in r.stdout
     one = run_train(*[a for a in args if not a.startswith("hydra")], "prepare_only=true",
                     f"paths.cache_dir={tmp_path}/single")

@@ -28,6 +28,9 @@ class ConfigError(ValueError):
         super().__init__(f"{key}={value}: {valid}")
         self.key, self.value, self.valid = key, value, valid
 
+    def __reduce__(self):  # crosses process boundaries whole (a data task in a pool raises it)
+        return ConfigError, (self.key, self.value, self.valid)
+
 
 def implementation(*args: Any, **kwargs: Any) -> Any:
     """A schema field that changes how a run executes, not what it computes: never a knob.

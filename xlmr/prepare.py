@@ -8,7 +8,7 @@ one tokenizer and one shards artifact per language set × α × vocabulary):
 
   ① corpora     one task per language whose text is not indexed (or generated) yet: the full pass that
                 counts a CC-100 file
-  ③ tokenizers  trained here, one after another (SentencePiece uses this machine's threads)
+  ③ tokenizers  one task per distinct tokenizer (language set × α × vocabulary × sample)
   ④ shards      one task per (language × ~data.chunk_mb of its text file), then merged here into the
                 artifact, the same bytes as a one-process build
 
@@ -33,6 +33,31 @@ class CorpusTask:
     corpus: Any  # the corpus section (a typed dataclass: picklable)
     lang: str
     cache_dir: str
+
+
+@dataclass(frozen=True)
+class TokenizerTask:
+    cfg: Config  # a run that needs the tokenizer (its corpora are built by then)
+
+
+def prepare_tokenizer(task: TokenizerTask) -> str:
+    from xlmr.data.pipeline import tokenizer_artifact
+
+    texts, q_by_lang = _texts(task.cfg)
+    return str(tokenizer_artifact(task.cfg, texts, q_by_lang).path)
+
+
+def _texts(cfg: Config) -> tuple[dict, dict[str, float]]:
+    """A config's (cached) corpora and their sampling probabilities."""
+    import numpy as np
+
+    from xlmr.data.corpora import corpus_source
+    from xlmr.data.sampling import sampling_probs
+
+    langs = lang_codes(cfg)
+    texts = corpus_source(cfg.corpus).prepare(langs, Path(cfg.paths.cache_dir))
+    q = sampling_probs(np.array([texts[lang].sentences for lang in langs]), cfg.alpha)
+    return texts, dict(zip(langs, q.tolist()))
 
 
 def prepare_corpus(task: CorpusTask) -> str:
@@ -65,7 +90,7 @@ def prepare_sweep(configs: list[Config], config: Any) -> None:
 def _prepare_sweep(configs: list[Config], config: Any) -> None:
     from xlmr.data.corpora import corpus_source
     from xlmr.data.fanout import default_workers
-    from xlmr.data.pipeline import prepare_data
+    from xlmr.data.pipeline import prepare_data, tokenizer_status
 
     workers = max((c.data.prepare_workers for c in configs), default=1)
     run_tasks = task_runner(config, workers if workers > 1 else default_workers())
@@ -78,6 +103,14 @@ def _prepare_sweep(configs: list[Config], config: Any) -> None:
     if pending:
         with stage("prepare", f"corpora: {len(pending)} language(s)"):
             run_tasks(prepare_corpus, list(pending.values()))
+    tokenizers = {}
+    for cfg in configs:
+        key, built = tokenizer_status(cfg, _texts(cfg)[0])
+        if not built:
+            tokenizers[(key, cfg.paths.cache_dir)] = TokenizerTask(cfg)
+    if tokenizers:
+        with stage("prepare", f"tokenizers: {len(tokenizers)}"):
+            run_tasks(prepare_tokenizer, list(tokenizers.values()))
     done: set[str] = set()
     for cfg in configs:
         data = prepare_data(cfg, run_tasks)  # finds what is cached; builds the rest, shards as chunk tasks

@@ -88,6 +88,9 @@ class XlmrSweeper(BasicSweeper):
             except ConfigError as err:  # found while building (e.g. a vocab too large for the tokenizer's sample)
                 print(f"error: {err}", file=sys.stderr)
                 sys.exit(2)
+            except RuntimeError as err:  # a Slurm task failed: its log says why; a rerun redoes what is missing
+                print(f"error: {err}", file=sys.stderr)
+                sys.exit(1)
             return []
 
         launch = [job for job, row in zip(jobs, rows) if row["run_dir"] not in held]

@@ -44,7 +44,14 @@ def slurm_array(folder: Path, parameters: dict[str, Any]) -> Callable[[Callable[
         executor.update_parameters(**parameters)
         jobs = executor.map_array(function, list(tasks))
         print(f"[data] {len(jobs)} task(s) submitted to Slurm: array {jobs[0].job_id.split('_')[0]}", flush=True)
-        return [job.result() for job in jobs]
+        results = []
+        for job in jobs:
+            try:
+                results.append(job.result())
+            except submitit.core.utils.FailedJobError as err:  # the task's own error is the last line of its log
+                last = next((line for line in reversed(str(err).strip().splitlines()) if line.strip()), "")
+                raise RuntimeError(f"Slurm task {job.job_id} failed ({folder}): {last.strip()}") from None
+        return results
 
     return run
 

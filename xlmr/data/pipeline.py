@@ -100,6 +100,35 @@ def _record(art: Artifact) -> dict[str, Any]:
     return {"key": art.key, "path": str(art.path), "built_now": art.built_now}
 
 
+def tokenizer_status(cfg: Config, texts: dict[str, LanguageText]) -> tuple[str, bool]:
+    """(cache key, already built) of a config's tokenizer; refuses a vocab the corpora cannot yield."""
+    check_vocab_fits(cfg.vocab_size, texts)
+    spec = _tokenizer_spec(cfg, texts)
+    return artifact_key(spec), is_built(Path(cfg.paths.cache_dir), "tokenizer", spec)
+
+
+def tokenizer_artifact(cfg: Config, texts: dict[str, LanguageText], q_by_lang: dict[str, float]) -> Artifact:
+    """Stage ③: the run's tokenizer, from the cache or trained on an α-sample of its corpora. A vocab too
+    large for the sample is a ConfigError, remembered by the cache (later plans refuse it at once)."""
+    langs = list(texts)
+
+    def build(tmp: Path) -> dict[str, Any]:
+        sample = sample_sentences({lang: texts[lang].path for lang in langs},
+                                  {lang: texts[lang].sentences for lang in langs},
+                                  q_by_lang, cfg.tokenizer.sample_sentences, cfg.tokenizer.seed)
+        try:
+            info = train_sentencepiece(sample, cfg.vocab_size, tmp,
+                                       character_coverage=cfg.tokenizer.character_coverage)
+        except VocabTooLarge as err:
+            raise ConfigError("vocab_size", cfg.vocab_size,
+                              f"too large for this corpus and tokenizer sample ({err}); lower vocab_size or "
+                              "raise tokenizer.sample_sentences / the corpus size") from None
+        return {**info, "langs": langs, "q": q_by_lang}
+
+    return get_or_build(Path(cfg.paths.cache_dir), "tokenizer", _tokenizer_spec(cfg, texts), build,
+                        remember_failure=True)
+
+
 def prepare_data(cfg: Config, run_tasks: RunTasks | None = None) -> PreparedData:
     """Stages ①–④, each one timed line (xlmr/console.py): built now, or found in the cache.
     `run_tasks`: how the shards' (language × chunk) tasks run (xlmr/data/fanout.py: a Slurm array for a
@@ -114,24 +143,9 @@ def prepare_data(cfg: Config, run_tasks: RunTasks | None = None) -> PreparedData
         notes.append(f"{len(langs)} languages, {sum(texts[lang].sentences for lang in langs):,} sentences")
     q = sampling_probs(np.array([texts[lang].sentences for lang in langs]), cfg.alpha)
     q_by_lang = dict(zip(langs, q.tolist()))
-
-    def build_tokenizer(tmp: Path) -> dict[str, Any]:
-        sample = sample_sentences({lang: texts[lang].path for lang in langs},
-                                  {lang: texts[lang].sentences for lang in langs},
-                                  q_by_lang, cfg.tokenizer.sample_sentences, cfg.tokenizer.seed)
-        try:
-            info = train_sentencepiece(sample, cfg.vocab_size, tmp,
-                                       character_coverage=cfg.tokenizer.character_coverage)
-        except VocabTooLarge as err:
-            raise ConfigError("vocab_size", cfg.vocab_size,
-                              f"too large for this corpus and tokenizer sample ({err}); lower vocab_size or "
-                              "raise tokenizer.sample_sentences / the corpus size") from None
-        return {**info, "langs": langs, "q": q_by_lang}
-
     check_vocab_fits(cfg.vocab_size, texts)
     with stage("data", "tokenizer") as notes:
-        tok_art = get_or_build(cache_dir, "tokenizer", _tokenizer_spec(cfg, texts), build_tokenizer,
-                               remember_failure=True)
+        tok_art = tokenizer_artifact(cfg, texts, q_by_lang)
         notes.append(f"SentencePiece unigram, {cfg.vocab_size:,} pieces from {cfg.tokenizer.sample_sentences:,} "
                      f"sentences sampled with alpha={cfg.alpha}, {_built(tok_art)}")
     tok = Tokenizer.from_dir(tok_art.path)
