@@ -1,7 +1,8 @@
 """hydra-submitit-launcher's Slurm launcher, plus what a sweep that is re-run or left queued needs:
 
-  1. **A code snapshot.** Before submitting, the project's code (xlmr/, analysis/, hydra_plugins/, train.py,
-     conf/) is copied to `<sweep dir>/.code/<content hash>/` with a CODE_VERSION file, and every job puts
+  1. **A code snapshot.** Before submitting, the project's code (xlmr/ with its config tree xlmr/conf,
+     analysis/, hydra_plugins/, train.py) is copied to `<sweep dir>/.code/<content hash>/` with a
+     CODE_VERSION file, and every job puts
      that copy first on PYTHONPATH: a job that waits in the queue runs the code it was submitted with, not
      whatever the working tree holds when it starts (lingua's `stool` does the same). The run record's
      `code_version` is the snapshot's.
@@ -33,7 +34,7 @@ from omegaconf import OmegaConf
 log = logging.getLogger(__name__)
 
 from xlmr.slurm import SLURM_JOB_FILE
-SNAPSHOT_DIRS = ("xlmr", "analysis", "hydra_plugins", "conf")
+SNAPSHOT_DIRS = ("xlmr", "analysis", "hydra_plugins")  # the config tree is xlmr/conf (conf/ links to it)
 SNAPSHOT_FILES = ("train.py",)
 
 
