@@ -49,15 +49,11 @@ def prepare_tokenizer(task: TokenizerTask) -> str:
 
 def _texts(cfg: Config) -> tuple[dict, dict[str, float]]:
     """A config's (cached) corpora and their sampling probabilities."""
-    import numpy as np
-
     from xlmr.data.corpora import corpus_source
-    from xlmr.data.sampling import sampling_probs
+    from xlmr.data.pipeline import language_shares
 
-    langs = lang_codes(cfg)
-    texts = corpus_source(cfg.corpus).prepare(langs, Path(cfg.paths.cache_dir))
-    q = sampling_probs(np.array([texts[lang].sentences for lang in langs]), cfg.alpha)
-    return texts, dict(zip(langs, q.tolist()))
+    texts = corpus_source(cfg.corpus).prepare(lang_codes(cfg), Path(cfg.paths.cache_dir))
+    return texts, language_shares(texts, cfg.alpha)
 
 
 def prepare_corpus(task: CorpusTask) -> str:

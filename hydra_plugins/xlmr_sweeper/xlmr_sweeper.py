@@ -94,7 +94,7 @@ class XlmrSweeper(BasicSweeper):
             return []
 
         launch = [job for job, row in zip(jobs, rows) if row["run_dir"] not in held]
-        names = [row["run"] for row in rows if row["run_dir"] not in held]
+        launched_rows = [row for row in rows if row["run_dir"] not in held]
         self.overrides = list(self.split_overrides_to_chunks(launch, self.max_batch_size)) if launch else []
         self.batch_index = 0
 
@@ -118,11 +118,12 @@ class XlmrSweeper(BasicSweeper):
                 if in_process:
                     results = []
                     for job in batch:
-                        print(clock.before(names[initial_job_idx + len(results)]), flush=True)
+                        row = launched_rows[initial_job_idx + len(results)]
+                        print(clock.before(row["run"]), flush=True)
                         with _quiet(logging.getLogger(BasicLauncher.__module__)):  # "Launching 1 jobs locally"
                             results += self.launcher.launch([job], initial_job_idx=initial_job_idx + len(results))
                         sys.stdout.flush()
-                        clock.after(_outcome(results[-1], Path())[0])
+                        clock.after(_outcome(results[-1], Path(row["run_dir"]))[0])
                 else:
                     results = self.launcher.launch(batch, initial_job_idx=initial_job_idx)
             except Exception as err:  # e.g. a job killed by Slurm: report what the run dirs say

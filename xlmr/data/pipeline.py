@@ -87,6 +87,12 @@ def budget_caps(cfg: Config, q_by_lang: dict[str, float]) -> dict[str, int] | No
     return shard_caps(q_by_lang, cfg.train.max_steps * cfg.train.batch_tokens, cfg.data.budget_cap)
 
 
+def language_shares(texts: dict[str, LanguageText], alpha: float) -> dict[str, float]:
+    """q_i per language of a config's corpora (stage ②), in the corpora's order."""
+    q = sampling_probs(np.array([text.sentences for text in texts.values()]), alpha)
+    return dict(zip(texts, q.tolist()))
+
+
 def check_vocab_fits(vocab_size: int, texts: dict[str, LanguageText]) -> None:
     """Refuse a vocab_size larger than the pieces the corpus can yield at all (a cheap upper bound recorded
     with each cached corpus, xlmr/data/text.py): found at plan time, before a tokenizer is trained."""
@@ -141,8 +147,8 @@ def prepare_data(cfg: Config, run_tasks: RunTasks | None = None) -> PreparedData
     with stage("data", f"{source.name} corpus") as notes:
         texts = source.prepare(langs, cache_dir)
         notes.append(f"{len(langs)} languages, {sum(texts[lang].sentences for lang in langs):,} sentences")
-    q = sampling_probs(np.array([texts[lang].sentences for lang in langs]), cfg.alpha)
-    q_by_lang = dict(zip(langs, q.tolist()))
+    q_by_lang = language_shares(texts, cfg.alpha)
+    q = np.array(list(q_by_lang.values()))
     check_vocab_fits(cfg.vocab_size, texts)
     with stage("data", "tokenizer") as notes:
         tok_art = tokenizer_artifact(cfg, texts, q_by_lang)
@@ -212,8 +218,7 @@ def data_plan(cfg: Config) -> DataPlan:
     if failure is not None:  # e.g. a vocab too large for this corpus: the sweep stops at its plan
         raise failure
     status["tokenizer"] = "cached" if is_built(cache_dir, "tokenizer", tok_spec) else "to build"
-    q = sampling_probs(np.array([texts[lang].sentences for lang in langs]), cfg.alpha)
-    shards_spec = _shards_spec(cfg, artifact_key(tok_spec), texts, budget_caps(cfg, dict(zip(langs, q.tolist()))))
+    shards_spec = _shards_spec(cfg, artifact_key(tok_spec), texts, budget_caps(cfg, language_shares(texts, cfg.alpha)))
     if is_built(cache_dir, "shards", shards_spec):
         status["shards"] = "cached"
         return DataPlan(status, None)
