@@ -80,6 +80,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help="peak dense TFLOP/s of the accelerator for MFU (H100 SXM bf16 dense: 989)")
     p.add_argument("--adamw", choices=["default", "foreach", "fused"], default="default",
                    help="AdamW implementation, the same for both models (default: torch's choice, as xlmr/lit.py)")
+    p.add_argument("--compile", action="store_true",
+                   help="torch.compile each model (nn.Module.compile, as trainer.compile=true does); warmup "
+                        "steps absorb the compilation")
     p.add_argument("--lr", type=float, default=1e-4)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", metavar="PATH", help="also write machine info and rows as JSON")
@@ -136,6 +139,8 @@ def build_ours(args: argparse.Namespace, vocab: int, ids: torch.Tensor, targets:
                        max_positions=args.seq, dropout=args.dropout, attention_dropout=args.dropout)
     model = XLMRForMaskedLM(dims).to(args.device).train()
     opt = _optimizer(model, args)
+    if args.compile:
+        model.compile()
 
     def step() -> float:
         with _autocast(args.device, args.dtype):
@@ -160,6 +165,8 @@ def build_hf(args: argparse.Namespace, vocab: int, ids: torch.Tensor, targets: t
     )
     model = XLMRobertaForMaskedLM._from_config(config, attn_implementation="sdpa").to(args.device).train()
     opt = _optimizer(model, args)
+    if args.compile:
+        model.compile()
     attention_mask = torch.ones_like(ids)  # what a tokenizer hands over for unpadded windows
 
     def step() -> float:
@@ -281,7 +288,8 @@ def main(argv: Sequence[str] | None = None) -> list[dict]:
     info = machine_info(args)
     cfg = (f"layers={args.layers} hidden={args.hidden} heads={args.heads} ffn={args.ffn} seq={args.seq} "
            f"batch={args.batch} dtype={args.dtype} device={args.device} dropout={args.dropout} "
-           f"adamw={args.adamw} steps={args.steps} warmup={args.warmup} models={','.join(args.models)}")
+           f"adamw={args.adamw} compile={args.compile} steps={args.steps} warmup={args.warmup} "
+           f"models={','.join(args.models)}")
     print("# " + " | ".join(f"{k}: {v}" for k, v in info.items() if v != ""), flush=True)
     print(f"# {cfg}", flush=True)
     rows = []

@@ -32,3 +32,12 @@ def test_cpu_peak_is_measured_and_bounds_a_real_matmul():
         a @ a
     rate = 5 * 2 * n**3 / (time.perf_counter() - start)
     assert rate < 3 * peak.flops  # the same hardware, same dtype: within a noisy machine's factor
+
+
+def test_post_training_evaluation_runs_on_the_training_device(monkeypatch):
+    assert hardware.training_device("gpu") == torch.device("cpu") or torch.cuda.is_available()
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    assert hardware.training_device("gpu") == torch.device("cuda", 0)
+    assert hardware.training_device("auto") == torch.device("cuda", 0)
+    assert hardware.training_device("cpu") == torch.device("cpu")  # asked for: the GPU stays unused

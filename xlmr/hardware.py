@@ -44,6 +44,16 @@ def measure_cpu_matmul_flops(dtype: str, n: int = 1024, seconds: float = 0.5) ->
     return best
 
 
+def training_device(accelerator: str = "auto") -> "torch.device":
+    """The device this process trains on: its current CUDA device unless the run asked for the CPU or none
+    is visible. Post-training evaluation (transfer fine-tuning, retrieval) runs there too."""
+    import torch
+
+    if accelerator != "cpu" and torch.cuda.is_available():
+        return torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cpu")
+
+
 def device_peak(precision: str, accelerator: str = "auto") -> Peak:
     """The peak FLOP/s of the device this process trains on, in the precision it trains in."""
     import torch

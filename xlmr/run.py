@@ -340,13 +340,16 @@ def _train_and_evaluate(cfg: Config, run_dir: Path, sweep: str, run_name: str,
     downstream_meta: dict[str, Any] = {}
     if launch_rank() == 0:  # downstream tasks on the final weights, read back from the checkpoint
         from xlmr.eval.stage import downstream_metrics
+        from xlmr.hardware import training_device
         from xlmr.lit import group_metrics
         from xlmr.model import XLMRForMaskedLM
 
         model = XLMRForMaskedLM(dims)
         model.load_state_dict({k.removeprefix("model."): v for k, v in final["state_dict"].items()
                                if k.startswith("model.")})
-        extra, downstream_meta = downstream_metrics(cfg, data, model.eval())
+        # on the device the run trained on (the checkpoint was read to the CPU)
+        model = model.to(training_device(cfg.trainer.accelerator)).eval()
+        extra, downstream_meta = downstream_metrics(cfg, data, model)
         for lang, metrics in extra.items():
             evaluation["languages"].setdefault(lang, {}).update(metrics)
         evaluation["groups"] = group_metrics({lang: evaluation["languages"][lang] for lang in data.langs})

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The checks that need a CUDA GPU, in one go (a few minutes on an H100):
+#   1. the `gpu` test tier (tests/test_gpu.py);
+#   2. the XLM-R-base training-step benchmark (seq 512, bf16, fused AdamW), eager and torch.compile'd,
+#      then ours against Hugging Face's XLMRobertaForMaskedLM in one process (benchmarks/README.md).
+# Logs and JSON go to $OUT (default runs/gpu-checks). Record the numbers in benchmarks/RESULTS.md.
+#
+# Usage: bash scripts/gpu-checks.sh            (in the project's environment: .venv or an install)
+# On a machine whose python3 has torch but not the project's other packages, put their wheels in .whl/
+# (hydra-core, omegaconf, antlr4-python3-runtime; pip download … -d .whl) and they are installed into
+# /tmp/site first, with the checkout itself on PYTHONPATH.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out=${OUT:-runs/gpu-checks}
+mkdir -p "$out"
+py=${PYTHON:-python3}
+[ -x .venv/bin/python ] && py=.venv/bin/python
+if [ -d .whl ]; then
+    "$py" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
+        || exit 1
+    export PYTHONPATH=/tmp/site:$PWD${PYTHONPATH:+:$PYTHONPATH}
+fi
+export PYTHONUNBUFFERED=1 WANDB_SILENT=true
+
+nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv | tee "$out/gpu.txt"
+"$py" -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, torch.cuda.get_device_name())' \
+    | tee -a "$out/gpu.txt"
+
+status=0
+"$py" -m pytest -m gpu tests/test_gpu.py -q -p no:cacheprovider 2>&1 | tee "$out/gpu-tests.log" || status=1
+
+bench() {  # $1: name; the rest: extra flags
+    local name=$1; shift
+    "$py" benchmarks/train_step.py --preset xlmr-base --adamw fused --json "$out/bench-$name.json" "$@" 2>&1 \
+        | tee -a "$out/bench.log" || status=1
+}
+bench eager
+bench compile --compile
+bench vs-hf --models ours,hf --steps 10 --warmup 3
+exit $status
