@@ -27,6 +27,16 @@ def test_alpha_vocab_and_tokenizer_sample_change_the_tokenizer():
         assert tok_key(*different) != base, different
 
 
+def test_another_sentencepiece_release_trains_its_own_tokenizer(monkeypatch):
+    """0.2.2 and 0.2.3 build different vocabularies from one sample: a cache shared between machines must
+    not hand one's tokenizer to the other."""
+    import xlmr.data.pipeline as pipeline
+
+    base = tok_key()
+    monkeypatch.setattr(pipeline, "sentencepiece_version", lambda: "0.0.0+another")
+    assert tok_key() != base
+
+
 def test_shards_follow_their_tokenizer_and_split():
     cfg = compose_cfg()
     texts = {"en": LanguageText("en", Path("/x/en.txt"), 100, "key-en")}

@@ -23,7 +23,8 @@ from .corpus import LanguageText
 from .fanout import process_pool
 from .sampling import sampling_probs, shard_caps
 from .shards import RunTasks, Shards, ShardSpec, build_shards
-from .tokenizer import MODEL_FILE, Tokenizer, VocabTooLarge, sample_sentences, train_sentencepiece
+from .tokenizer import (MODEL_FILE, Tokenizer, VocabTooLarge, sample_sentences, sentencepiece_version,
+                        train_sentencepiece)
 
 TOKENIZER_VERSION = 1
 SHARDS_VERSION = 1
@@ -65,9 +66,12 @@ class PreparedData:
 
 def _tokenizer_spec(cfg: Config, texts: dict[str, LanguageText]) -> dict[str, Any]:
     """Every knob of the `tokenizer` section (derived: a key added there is in the cache key), the corpus
-    keys and the two top-level knobs a tokenizer depends on."""
+    keys, the two top-level knobs a tokenizer depends on, and the SentencePiece release that trains it:
+    releases build different vocabularies from the same sample and options (docs/synthetic-corpus.md,
+    "Tokenizer"), so a cached tokenizer is reused only by the release that built it."""
     return {"corpus": {lang: texts[lang].key for lang in texts}, "alpha": cfg.alpha,
-            "vocab_size": cfg.vocab_size, **section_knobs(cfg, "tokenizer"), "version": TOKENIZER_VERSION}
+            "vocab_size": cfg.vocab_size, **section_knobs(cfg, "tokenizer"), "version": TOKENIZER_VERSION,
+            "sentencepiece": sentencepiece_version()}
 
 
 def _shards_spec(cfg: Config, tokenizer_key: str, texts: dict[str, LanguageText],

@@ -9,6 +9,7 @@ so the model's embedding table has V + 2 rows (XLM-R: V = 250,000 → 250,002), 
 
 from __future__ import annotations
 
+import importlib.metadata
 import io
 import itertools
 import re
@@ -98,6 +99,11 @@ def _stable_int(text: str) -> int:
     return int.from_bytes(text.encode()[:8].ljust(8, b"\0"), "little")
 
 
+def sentencepiece_version() -> str:
+    """The installed SentencePiece release (package metadata: no import of the extension)."""
+    return importlib.metadata.version("sentencepiece")
+
+
 def train_sentencepiece(
     sentences: Iterator[str], vocab_size: int, out_dir: Path, *, character_coverage: float = 0.9995,
     num_threads: int = 2, seed_sentencepiece_size: int = 1_000_000, max_sentence_length: int = 4192,
@@ -128,7 +134,7 @@ def train_sentencepiece(
             raise VocabTooLarge(found.group(0).strip() if found else msg) from None
         raise
     (Path(out_dir) / MODEL_FILE).write_bytes(model.getvalue())
-    return {"trained_on": counter}
+    return {"trained_on": counter, "sentencepiece": spm.__version__}
 
 
 class Tokenizer:
