@@ -194,7 +194,7 @@ def test_sweep_through_submitit_local(tmp_path):
     assert len(results) == 2 and all(x["status"] == "done" for x in results)
 
 
-def test_retrieval_on_the_synthetic_parallel_test_sets(cache, tmp_path):
+def test_retrieval_on_the_synthetic_parallel_test_sets(cache, tmp_path, caplog):
     cfg = tiny_cfg(cache, "langs=[en,fr,ur]", "train.max_steps=4", "eval.retrieval.enabled=true",
                    "eval.retrieval.max_pairs=50", "corpus.task_test_examples=80")
     result = run(cfg, tmp_path / "retrieval", "test", "retrieval")
@@ -205,6 +205,7 @@ def test_retrieval_on_the_synthetic_parallel_test_sets(cache, tmp_path):
     assert result["groups"]["all"]["retrieval_acc_en2x"] == pytest.approx(
         (result["languages"]["fr"]["retrieval_acc_en2x"] + result["languages"]["ur"]["retrieval_acc_en2x"]) / 2)
     assert result["downstream"]["retrieval"]["layer"] == 1
+    assert re.search(r"English→X retrieval: fr \d\.\d\d, ur \d\.\d\d", caplog.text)  # its stage line names them
 
 
 def test_zero_shot_transfer_lands_in_the_run_record(cache, tmp_path):

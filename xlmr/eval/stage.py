@@ -73,8 +73,8 @@ def downstream_metrics(cfg: Config, data: PreparedData, model: XLMRForMaskedLM) 
             for lang, metrics in results.items():
                 per_lang.setdefault(lang, {}).update(
                     {k: float(v) for k, v in metrics.items() if k.startswith(RETRIEVAL_KEYS)})
-            notes.append(", ".join(f"{lang} {float(m['retrieval_acc']):.2f}" for lang, m in results.items()
-                                   if "retrieval_acc" in m))
+            notes.append(", ".join(f"{lang} {float(m['retrieval_acc_en2x']):.2f}" for lang, m in results.items()
+                                   if "retrieval_acc_en2x" in m))
         meta["retrieval"] = {"seconds": round(time.time() - t0, 2), "layer": next(iter(results.values()))["layer"]
                              if results else None, "test_fraction": cfg.eval.retrieval_test_fraction}
     return per_lang, meta
