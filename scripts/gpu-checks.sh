@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The checks that need a CUDA GPU, in one go (a few minutes on an H100):
+# The checks that need a CUDA GPU, in one go (131 s on an H200, 2026-11-26):
 #   1. the `gpu` test tier (tests/test_gpu.py);
 #   2. the XLM-R-base training-step benchmark (seq 512, bf16, fused AdamW), eager and torch.compile'd,
 #      then ours against Hugging Face's XLMRobertaForMaskedLM in one process (benchmarks/README.md).
