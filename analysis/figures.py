@@ -329,6 +329,11 @@ def fig_langs_capacity(df: pd.DataFrame, metric: str) -> Figure:
     for ax, group in zip(axes, groups):
         stats = seed_stats(sel[sel["lang"] == group], metric, "num_langs", by=["model.hidden"])
         all_stats.append(stats)
+        bow = _transfer_references(ax, df, sel[sel["lang"] == group], metric, "num_langs", [group])
+        if bow is not None:  # the bag-of-words baseline reads the run's tokens only: one line for all widths
+            bow = bow.groupby("num_langs", as_index=False)["mean"].mean()
+            ax.plot(bow["num_langs"].astype(float), bow["mean"].astype(float), color="gray", linestyle=":",
+                    linewidth=1.2, label="bag-of-words")
         for i, cond in enumerate(dict.fromkeys(stats["condition"])):
             part = stats[stats["condition"] == cond]
             suffix = f" [{cond}]" if cond else ""

@@ -86,6 +86,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--lr", type=float, default=1e-4)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", metavar="PATH", help="also write machine info and rows as JSON")
+    p.add_argument("--profile", type=int, default=0, metavar="N",
+                   help="after the timing, profile N more steps of each model (torch.profiler) and print "
+                        "its operators with the most self time on the device (CUDA) or CPU")
     args = p.parse_args(argv)
     preset = PRESETS.get(args.preset, {})
     for k, v in DEFAULTS.items():
@@ -216,6 +219,10 @@ def bench_vocab(args: argparse.Namespace, vocab: int) -> list[dict]:
         for r in order:
             times[r.name].append(_timed(r, args.device))
 
+    if args.profile:
+        for r in runners:
+            print(profile_table(r, args.device, args.profile), flush=True)
+
     flops_tok = scaling.flops_per_token(args.layers, args.hidden, args.ffn, vocab, args.seq, masked_fraction)
     rows = []
     for r in runners:
@@ -241,6 +248,22 @@ def bench_vocab(args: argparse.Namespace, vocab: int) -> list[dict]:
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()
     return rows
+
+
+def profile_table(runner: Runner, device: str, steps: int, rows: int = 15) -> str:
+    """The operators that take the most self time over `steps` steps: where a step's time goes (which
+    kernels dominate, how much is optimizer or elementwise work rather than matmuls)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device == "cuda" else [])
+    _sync(device)
+    with profile(activities=activities) as prof:
+        for _ in range(steps):
+            runner.step()
+        _sync(device)
+    key = "self_device_time_total" if device == "cuda" else "self_cpu_time_total"
+    table = prof.key_averages().table(sort_by=key, row_limit=rows, max_name_column_width=60)
+    return f"# profile of {runner.name}, {steps} steps, sorted by {key}\n{table}"
 
 
 # ---------------------------------------------------------------------------------------------- report

@@ -49,3 +49,17 @@ def test_preset_sets_xlmr_base_dims_and_flags_override_it():
     assert (args.layers, args.hidden, args.ffn, args.heads, args.vocab, args.seq, args.dtype) == (
         12, 768, 3072, 12, [250_002], 512, "bf16")
     assert args.models == ["ours"] and args.batch == 2 and args.device == "cpu"
+
+
+def test_profile_flag_prints_the_operators_with_the_most_self_time(capsys):
+    bench = _load_benchmark()
+    threads = torch.get_num_threads()
+    try:
+        bench.main(["--vocab", "500", "--hidden", "32", "--heads", "2", "--ffn", "64", "--layers", "1", "--seq", "32",
+                    "--batch", "4", "--steps", "1", "--warmup", "1", "--threads", "1", "--models", "ours",
+                    "--profile", "2"])
+    finally:
+        torch.set_num_threads(threads)
+    out = capsys.readouterr().out
+    assert "# profile of ours, 2 steps, sorted by self_cpu_time_total" in out
+    assert "aten::" in out and "Self CPU time total" in out  # torch.profiler's table, with real operators

@@ -1,10 +1,10 @@
-"""The learning-rate schedule's warmup, in steps or as a fraction of the run."""
+"""The learning-rate schedule's warmup, in steps or as a fraction of the run; the peak rate scaled with width."""
 
 import pytest
 
 from _shared import tiny_cfg
 from xlmr.config import ConfigError, typed, validate, val_interval
-from xlmr.optim import OptimConfig, lr_factor
+from xlmr.optim import OptimConfig, adamw_with_schedule, lr_factor
 
 
 def test_warmup_fraction_follows_max_steps_and_wins_over_steps():
@@ -28,3 +28,21 @@ def test_validation_interval_auto_gives_about_eight_points_on_the_logging_grid()
     assert val_interval(None, 2400, 10) == 300 and val_interval(None, 1000, 10) == 120
     assert val_interval(None, 12, 2) == 2 and val_interval(None, 5, 10) == 10
     assert val_interval(0, 2400, 10) == 0 and val_interval(50, 2400, 10) == 50
+
+
+def test_width_reference_scales_the_peak_rate_as_one_over_width():
+    plain = OptimConfig(lr=2e-3, warmup_steps=0, max_steps=10)
+    assert plain.peak_lr(256) == 2e-3  # no reference: the rate as given, whatever the width
+    scaled = OptimConfig(lr=2e-3, warmup_steps=0, max_steps=10, lr_width_reference=128)
+    assert [scaled.peak_lr(w) for w in (128, 256, 512)] == pytest.approx([2e-3, 1e-3, 5e-4])
+    torch = pytest.importorskip("torch")
+    model = torch.nn.Linear(4, 4)
+    optimizer, _ = adamw_with_schedule(model, scaled, width=256)
+    assert [group["initial_lr"] for group in optimizer.param_groups] == pytest.approx([1e-3, 1e-3])
+
+
+def test_the_cpu_recipe_scales_its_rate_from_tiny_width(tmp_path):
+    cfg = typed(tiny_cfg(tmp_path, "train=cpu"))
+    assert cfg.train.lr_width_reference == 128 and cfg.train.peak_lr(128) == cfg.train.lr
+    with pytest.raises(ConfigError, match=r"train.lr_width_reference=0: must be >= 1"):
+        validate(tiny_cfg(tmp_path, "train=cpu", "train.lr_width_reference=0"))

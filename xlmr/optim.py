@@ -20,7 +20,12 @@ if TYPE_CHECKING:  # torch is imported where an optimizer is built: composing a 
 class OptimConfig:
     """The optimizer's knobs; `train` (xlmr.config.TrainConfig) extends this dataclass, so they are `train.*`."""
 
-    lr: float = bounded(MISSING, gt=0)  # peak learning rate
+    lr: float = bounded(MISSING, gt=0)  # peak learning rate (at lr_width_reference when that is set)
+    # Set: the peak rate is lr × lr_width_reference / model.hidden, so one `lr` serves a sweep over widths (Adam's
+    # best rate falls about as 1/width: μP, Yang et al. 2022; the GPT-3 table). Measured on XLM-7 at 4,800
+    # updates (docs/synthetic-corpus.md, "Fig. 4"): H128 is best at 2e-3; H256 is best at 1e-3 and, at 2e-3,
+    # stays on the loss plateau (transfer .35 against .97). None: `lr` as given, whatever the width.
+    lr_width_reference: Optional[int] = bounded(None, ge=1)
     warmup_steps: int = bounded(MISSING, ge=0)  # linear warmup, then linear decay to 0 at max_steps
     warmup_fraction: Optional[float] = bounded(None, ge=0, le=1)  # warmup as a share of max_steps; wins when set
     max_steps: int = bounded(MISSING, ge=1)  # optimizer updates
@@ -38,6 +43,12 @@ class OptimConfig:
             return round(self.warmup_fraction * self.max_steps)
         return self.warmup_steps
 
+    def peak_lr(self, width: Optional[int]) -> float:
+        """The peak learning rate for a model of hidden size `width` (see lr_width_reference)."""
+        if self.lr_width_reference is None or width is None:
+            return self.lr
+        return self.lr * self.lr_width_reference / width
+
 
 def lr_factor(step: int, warmup_steps: int, max_steps: int) -> float:
     """The factor on the peak rate for the update after `step` updates: (step + 1) / warmup during warmup,
@@ -47,10 +58,11 @@ def lr_factor(step: int, warmup_steps: int, max_steps: int) -> float:
     return max(0.0, (max_steps - step) / max(1, max_steps - warmup_steps))
 
 
-def adamw_with_schedule(model: "torch.nn.Module", cfg: OptimConfig, fused: bool = False
+def adamw_with_schedule(model: "torch.nn.Module", cfg: OptimConfig, fused: bool = False, width: Optional[int] = None
                         ) -> "tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]":
     """AdamW over the model's trainable parameters and its per-update learning-rate schedule.
-    `fused`: one kernel for all tensors (~10× faster than the default on CPU for pretraining)."""
+    `fused`: one kernel for all tensors (~10× faster than the default on CPU for pretraining).
+    `width`: the model's hidden size, for cfg.lr_width_reference."""
     import torch
 
     params = [p for p in model.parameters() if p.requires_grad]
@@ -58,7 +70,7 @@ def adamw_with_schedule(model: "torch.nn.Module", cfg: OptimConfig, fused: bool 
     no_decay = [p for p in params if p.ndim < 2]  # biases, LayerNorm
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
                                    {"params": no_decay, "weight_decay": 0.0}],
-                                  lr=cfg.lr, betas=(cfg.adam_beta1, cfg.adam_beta2), eps=cfg.adam_eps,
+                                  lr=cfg.peak_lr(width), betas=(cfg.adam_beta1, cfg.adam_beta2), eps=cfg.adam_eps,
                                   fused=fused)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: lr_factor(step, cfg.warmup_updates, cfg.max_steps))

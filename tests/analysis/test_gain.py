@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from analysis.collect import collect_runs, monolingual_gain
-from analysis.figures import FigureSkipped, errorbar_values, fig_alpha, fig_gain, fig_langs
+from analysis.figures import FigureSkipped, errorbar_values, fig_alpha, fig_gain, fig_langs, fig_langs_capacity
 
 
 def _single_language(fake, sweep, run, k, lang, bpc):
@@ -112,3 +112,22 @@ def test_axis_labels_fit_inside_the_figure(gain_root):
             for label in (ax.yaxis.label, ax.xaxis.label, ax.title):
                 box = label.get_window_extent(renderer)
                 assert box.x0 >= 0 and box.y0 >= 0 and box.x1 <= width and box.y1 <= height, label.get_text()
+
+
+def test_the_capacity_figure_draws_chance_and_bag_of_words_lines_for_transfer(tmp_path, fake):
+    for n in (7, 30):
+        for hidden in (128, 256):
+            for seed in (0, 1):
+                name = f"langs={n},hidden={hidden},seed={seed}"
+                rec = fake.result("t", name, fake.knobs(num_langs=n, hidden=hidden, seed=seed))
+                rec["groups"] = {g: {**v, "transfer_acc": 0.5 + hidden / 1000, "transfer_bow_acc": 0.3 + n / 1000,
+                                     "transfer_chance": 1 / 6} for g, v in rec["groups"].items()}
+                fake.write_run(tmp_path, "t", name, rec)
+    df, _ = collect_runs(tmp_path)
+    for ax in fig_langs_capacity(df, "transfer_acc").axes[:3]:
+        lines = {line.get_label(): line for line in ax.get_lines()}
+        assert np.allclose(lines["bag-of-words"].get_xdata(), [7, 30])
+        assert np.allclose(lines["bag-of-words"].get_ydata(), [0.307, 0.33])  # one line, whatever the width
+        assert any(label.startswith("chance") for label in lines)
+    assert not any(line.get_label() == "bag-of-words" for ax in fig_langs_capacity(df, "mlm_bpc").axes
+                   for line in ax.get_lines())
