@@ -1,9 +1,11 @@
 import math
 
+import numpy as np
 import pytest
 
-from xlmr.lit import group_metrics, language_metrics
-from xlmr.optim import lr_factor
+from xlmr.lit import MLMModule, group_metrics, language_metrics
+from xlmr.model import EncoderDims
+from xlmr.optim import OptimConfig, lr_factor
 
 
 def test_lr_schedule_warmup_then_linear_decay():
@@ -32,3 +34,12 @@ def test_group_all_averages_the_languages_that_have_a_metric():
     g = group_metrics(per)
     assert g["all"]["retrieval"] == pytest.approx(0.3) and "retrieval" not in g["high"]
     assert g["low"]["retrieval"] == pytest.approx(0.2)
+
+
+@pytest.mark.parametrize("hidden, peak", [(32, 4e-3), (64, 2e-3)])
+def test_pretraining_uses_the_width_scaled_peak_rate(hidden, peak):
+    dims = EncoderDims(name="t", layers=1, hidden=hidden, ffn=2 * hidden, heads=2, vocab_size=20)
+    optim = OptimConfig(lr=2e-3, warmup_steps=0, max_steps=10, lr_width_reference=64)
+    module = MLMModule(dims, optim, ["en"], np.ones(20), seed=0)
+    optimizer = module.configure_optimizers()["optimizer"]
+    assert [g["initial_lr"] for g in optimizer.param_groups] == pytest.approx([peak, peak])

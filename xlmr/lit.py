@@ -107,7 +107,8 @@ class MLMModule(pl.LightningModule):
         torch.manual_seed((self.seed * 1_000_003 + self.global_rank * 7_919 + int(batch["index"])) % 2**63)
         loss, nll, _ = mlm_loss(self.model, batch["input_ids"], batch["targets"])
         self.log("train/loss", loss, prog_bar=True)
-        self.log("train/lr", self.optim.peak_lr(self.model.dims.hidden) * lr_factor(self.global_step, self.optim.warmup_updates, self.optim.max_steps))
+        factor = lr_factor(self.global_step, self.optim.warmup_updates, self.optim.max_steps)
+        self.log("train/lr", self.optim.peak_lr(self.model.dims.hidden) * factor)
         self.log("train/masked_tokens", float(nll.numel()))
         return loss
 

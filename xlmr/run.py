@@ -269,7 +269,7 @@ def _train_and_evaluate(cfg: Config, run_dir: Path, sweep: str, run_name: str,
         f"{cfg.trainer.micro_batch_size} micro-batch × {world_size(cfg)} devices × {accum} accumulation; "
         f"{steps:,} steps = {train_tokens:,} tokens ≈ {fpt * train_tokens:.3g} FLOPs; "
         f"precision {precision}; data ready in {duration(t_data)}" + (f"; resuming from {ckpt}" if ckpt else ""))
-    if cfg.train.lr_width_reference is not None:
+    if cfg.train.peak_lr(dims.hidden) != cfg.train.lr:  # a width other than the reference
         say(f"[run] peak lr {cfg.train.peak_lr(dims.hidden):.3g} = lr {cfg.train.lr:g} × "
             f"{cfg.train.lr_width_reference} / hidden {dims.hidden} (train.lr_width_reference)")
 
