@@ -2,7 +2,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from xlmr.model import PAD_ID, EncoderDims, XLMRForMaskedLM, mlm_loss
+from xlmr.model import PAD_ID, EncoderDims, XLMRForMaskedLM, attention, mlm_loss
 from xlmr.scaling import approx_params, flops_per_token, non_embedding_params
 
 
@@ -47,6 +47,47 @@ def test_padding_does_not_change_real_positions():
     ids = torch.randint(4, 299, (1, 10))
     padded = torch.cat([ids, torch.full((1, 5), PAD_ID)], dim=1)
     torch.testing.assert_close(model.encoder(padded)[:, :10], model.encoder(ids), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("padded", [False, True])
+def test_written_out_cpu_bf16_attention_matches_the_fused_kernel(padded):
+    # On a CPU in bf16 `attention` runs softmax(q kᵀ/√d) v by hand; it must agree with SDPA's kernel, forward
+    # and backward, within bf16 rounding (8 mantissa bits: relative error ~4e-3 per op).
+    torch.manual_seed(0)
+    B, nh, T, hs = 3, 2, 16, 32
+    qkv = [torch.randn(B, nh, T, hs, dtype=torch.bfloat16, requires_grad=True) for _ in range(3)]
+    mask = None
+    if padded:
+        mask = torch.ones(B, 1, 1, T, dtype=torch.bool)
+        mask[1, ..., 11:] = False  # row 1 has 5 padding keys
+    grad = torch.randn(B, nh, T, hs, dtype=torch.bfloat16)
+    ours = attention(*qkv, mask)
+    ours.backward(grad)
+    ours_grads = [t.grad.clone() for t in qkv]
+    for t in qkv:
+        t.grad = None
+    ref = F.scaled_dot_product_attention(*qkv, attn_mask=mask)
+    ref.backward(grad)
+    torch.testing.assert_close(ours, ref, atol=2e-2, rtol=2e-2)
+    for g, t in zip(ours_grads, qkv):
+        torch.testing.assert_close(g, t.grad, atol=3e-2, rtol=3e-2)
+    if padded:  # a masked key gets no weight: changing its value changes nothing
+        v2 = qkv[2].detach().clone()
+        v2[1, :, 11:] = 100.0
+        torch.testing.assert_close(attention(qkv[0].detach(), qkv[1].detach(), v2, mask), ours.detach())
+
+
+def test_bf16_autocast_model_matches_fp32_on_cpu():
+    # The whole encoder under CPU bf16 autocast (the path the default run trains on) against fp32.
+    torch.manual_seed(0)
+    model = XLMRForMaskedLM(tiny()).eval()
+    ids = torch.cat([torch.randint(4, 299, (2, 12)), torch.full((2, 4), PAD_ID)], dim=1)
+    with torch.no_grad():
+        ref = model.encoder(ids)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            low = model.encoder(ids).float()
+    assert (low - ref).abs().max() < 0.1 * ref.abs().max()
+    assert F.cosine_similarity(low.flatten(), ref.flatten(), dim=0) > 0.999
 
 
 def test_tied_decoder_and_shapes():

@@ -5,8 +5,8 @@ Architecture, as fairseq's `TransformerSentenceEncoder` for XLM-R / HF `XLMRober
   (position of a real token = its index among non-pad tokens + pad_id + 1), LayerNorm, dropout;
   L post-LayerNorm blocks: x = LN(x + drop(attn(x))); x = LN(x + drop(W2 gelu(W1 x)));
   LM head: dense H→H, GELU, LayerNorm, decoder tied to the token embedding, plus a bias.
-Attention runs through `F.scaled_dot_product_attention` (flash / memory-efficient kernels when
-available). During training the LM head runs only on masked positions (fairseq's `masked_tokens`):
+Attention runs through `F.scaled_dot_product_attention` (flash / memory-efficient kernels) on GPUs and in
+fp32; on a CPU in bf16 it is written out (`attention`), which measures 1.7–3× faster there. During training the LM head runs only on masked positions (fairseq's `masked_tokens`):
 with V = 250k the full output layer costs more than the whole encoder.
 
 Parameter count (paper's Table 7 approximation): 4LH² + 2LH·H_ff + VH (xlmr.scaling.approx_params).
@@ -44,6 +44,25 @@ class EncoderDims(ModelConfig):
             raise ValueError(f"hidden={self.hidden} is not divisible by heads={self.heads}")
 
 
+def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, attn_mask: torch.Tensor | None,
+              dropout_p: float = 0.0) -> torch.Tensor:
+    """softmax(q kᵀ / √d + mask) v. q, k, v: (B, nh, T, hs); attn_mask: (B, 1, 1, T) bool, True = may attend.
+
+    On a CPU in bf16, PyTorch's fused CPU kernel (flash attention for CPU) is slower than the three ops written
+    out: forward + backward at hs = 64 measured 2.5× (T = 64), 3.1× (128), 1.7× (256, 512) on 2 AVX-512-BF16
+    cores, torch 2.13 (benchmarks/RESULTS.md); in fp32 the two are within ±15 %. The scores are (B, nh, T, T),
+    small at the sequence lengths a CPU trains. Everywhere else the fused kernel runs."""
+    if not (q.is_cpu and q.dtype == torch.bfloat16):
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout_p)
+    scores = torch.matmul(q, k.transpose(-1, -2)) * q.shape[-1] ** -0.5  # (B, nh, T, T)
+    if attn_mask is not None:
+        scores = scores.masked_fill(~attn_mask, float("-inf"))
+    probs = torch.softmax(scores, dim=-1, dtype=torch.float32).to(v.dtype)  # softmax in fp32, as the kernels do
+    if dropout_p > 0:
+        probs = F.dropout(probs, p=dropout_p)
+    return torch.matmul(probs, v)  # (B, nh, T, hs)
+
+
 class SelfAttention(nn.Module):
     def __init__(self, d: EncoderDims):
         super().__init__()
@@ -55,8 +74,7 @@ class SelfAttention(nn.Module):
     def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None) -> torch.Tensor:
         B, T, H = x.shape
         q, k, v = self.qkv(x).view(B, T, 3, self.heads, H // self.heads).permute(2, 0, 3, 1, 4)  # 3×(B, nh, T, hs)
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask,
-                                           dropout_p=self.dropout if self.training else 0.0)  # (B, nh, T, hs)
+        y = attention(q, k, v, attn_mask, dropout_p=self.dropout if self.training else 0.0)  # (B, nh, T, hs)
         return self.out(y.transpose(1, 2).reshape(B, T, H))
 
 
