@@ -63,3 +63,18 @@ def test_profile_flag_prints_the_operators_with_the_most_self_time(capsys):
     out = capsys.readouterr().out
     assert "# profile of ours, 2 steps, sorted by self_cpu_time_total" in out
     assert "aten::" in out and "Self CPU time total" in out  # torch.profiler's table, with real operators
+
+
+def test_attention_benchmark_reports_both_kernels_and_their_ratio(capsys):
+    spec = importlib.util.spec_from_file_location("bench_attention", ROOT / "benchmarks" / "attention.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    rows = bench.main(["--seqs", "16,32", "--tokens", "64", "--head-dim", "8", "--rounds", "2", "--warmup", "1"])
+    assert [(r["dtype"], r["seq"], r["batch"]) for r in rows] == [("bfloat16", 16, 4), ("bfloat16", 32, 2),
+                                                                   ("float32", 16, 4), ("float32", 32, 2)]
+    for r in rows:
+        assert r["fused_ms"] > 0 and r["written_out_ms"] > 0
+        assert r["speedup"] == pytest.approx(r["fused_ms"] / r["written_out_ms"])
+    assert "| bfloat16 | 32 | 2 |" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--dtypes", "fp16"])

@@ -2,7 +2,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from xlmr.model import PAD_ID, EncoderDims, XLMRForMaskedLM, attention, mlm_loss
+from xlmr.model import PAD_ID, EncoderDims, XLMRForMaskedLM, attention, mlm_loss, written_out_attention
 from xlmr.scaling import approx_params, flops_per_token, non_embedding_params
 
 
@@ -51,7 +51,7 @@ def test_padding_does_not_change_real_positions():
 
 @pytest.mark.parametrize("padded", [False, True])
 def test_written_out_cpu_bf16_attention_matches_the_fused_kernel(padded):
-    # On a CPU in bf16 `attention` runs softmax(q kᵀ/√d) v by hand; it must agree with SDPA's kernel, forward
+    # On a CPU in bf16 `attention` runs softmax(q kᵀ/√d) v written out; it must agree with SDPA's kernel, forward
     # and backward, within bf16 rounding (8 mantissa bits: relative error ~4e-3 per op).
     torch.manual_seed(0)
     B, nh, T, hs = 3, 2, 16, 32
@@ -62,6 +62,7 @@ def test_written_out_cpu_bf16_attention_matches_the_fused_kernel(padded):
         mask[1, ..., 11:] = False  # row 1 has 5 padding keys
     grad = torch.randn(B, nh, T, hs, dtype=torch.bfloat16)
     ours = attention(*qkv, mask)
+    assert torch.equal(ours, written_out_attention(*qkv, mask))  # CPU + bf16 takes the written-out path
     ours.backward(grad)
     ours_grads = [t.grad.clone() for t in qkv]
     for t in qkv:
@@ -75,6 +76,12 @@ def test_written_out_cpu_bf16_attention_matches_the_fused_kernel(padded):
         v2 = qkv[2].detach().clone()
         v2[1, :, 11:] = 100.0
         torch.testing.assert_close(attention(qkv[0].detach(), qkv[1].detach(), v2, mask), ours.detach())
+
+
+@pytest.mark.parametrize("dtype,seq", [(torch.float32, 8), (torch.bfloat16, 512)])
+def test_fp32_and_long_bf16_attention_is_the_fused_kernel(dtype, seq):
+    q, k, v = (torch.randn(1, 2, seq, 16, dtype=dtype) for _ in range(3))
+    assert torch.equal(attention(q, k, v, None), F.scaled_dot_product_attention(q, k, v))
 
 
 def test_bf16_autocast_model_matches_fp32_on_cpu():

@@ -6,8 +6,9 @@ Architecture, as fairseq's `TransformerSentenceEncoder` for XLM-R / HF `XLMRober
   L post-LayerNorm blocks: x = LN(x + drop(attn(x))); x = LN(x + drop(W2 gelu(W1 x)));
   LM head: dense H→H, GELU, LayerNorm, decoder tied to the token embedding, plus a bias.
 Attention runs through `F.scaled_dot_product_attention` (flash / memory-efficient kernels) on GPUs and in
-fp32; on a CPU in bf16 it is written out (`attention`), which measures 1.7–3× faster there. During training the LM head runs only on masked positions (fairseq's `masked_tokens`):
-with V = 250k the full output layer costs more than the whole encoder.
+fp32; on a CPU in bf16 at up to 256 tokens it is written out (`attention`), up to 2.4× faster there.
+During training the LM head runs only on masked positions (fairseq's `masked_tokens`): with V = 250k the
+full output layer costs more than the whole encoder.
 
 Parameter count (paper's Table 7 approximation): 4LH² + 2LH·H_ff + VH (xlmr.scaling.approx_params).
 """
@@ -44,16 +45,10 @@ class EncoderDims(ModelConfig):
             raise ValueError(f"hidden={self.hidden} is not divisible by heads={self.heads}")
 
 
-def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, attn_mask: torch.Tensor | None,
-              dropout_p: float = 0.0) -> torch.Tensor:
-    """softmax(q kᵀ / √d + mask) v. q, k, v: (B, nh, T, hs); attn_mask: (B, 1, 1, T) bool, True = may attend.
-
-    On a CPU in bf16, PyTorch's fused CPU kernel (flash attention for CPU) is slower than the three ops written
-    out: forward + backward at hs = 64 measured 2.5× (T = 64), 3.1× (128), 1.7× (256, 512) on 2 AVX-512-BF16
-    cores, torch 2.13 (benchmarks/RESULTS.md); in fp32 the two are within ±15 %. The scores are (B, nh, T, T),
-    small at the sequence lengths a CPU trains. Everywhere else the fused kernel runs."""
-    if not (q.is_cpu and q.dtype == torch.bfloat16):
-        return F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout_p)
+def written_out_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, attn_mask: torch.Tensor | None,
+                          dropout_p: float = 0.0) -> torch.Tensor:
+    """softmax(q kᵀ / √d + mask) v in three ops. q, k, v: (B, nh, T, hs); attn_mask: (B, 1, 1, T) bool,
+    True = may attend. The scores are (B, nh, T, T): small at the sequence lengths a CPU trains."""
     scores = torch.matmul(q, k.transpose(-1, -2)) * q.shape[-1] ** -0.5  # (B, nh, T, T)
     if attn_mask is not None:
         scores = scores.masked_fill(~attn_mask, float("-inf"))
@@ -61,6 +56,22 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, attn_mask: torc
     if dropout_p > 0:
         probs = F.dropout(probs, p=dropout_p)
     return torch.matmul(probs, v)  # (B, nh, T, hs)
+
+
+WRITTEN_OUT_MAX_SEQ = 256  # longest sequence at which the written-out attention beats the CPU kernel in bf16
+
+
+def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, attn_mask: torch.Tensor | None,
+              dropout_p: float = 0.0) -> torch.Tensor:
+    """Self-attention, (B, nh, T, hs) → (B, nh, T, hs): the fused kernel, except on a CPU in bf16 at T ≤ 256.
+
+    There PyTorch's fused CPU kernel (flash attention for CPU) is slower than the three ops written out:
+    forward + backward at hs = 64 and 2,048 tokens measured 2.0–2.4× faster written out at T = 64, 1.8–1.9× at
+    128, 1.15× at 256, but 0.8–0.9× at 512; in fp32 the two are within ±15 % (`benchmarks/attention.py` on 2
+    AVX-512-BF16 cores, torch 2.13; benchmarks/RESULTS.md)."""
+    if q.is_cpu and q.dtype == torch.bfloat16 and q.shape[-2] <= WRITTEN_OUT_MAX_SEQ:
+        return written_out_attention(q, k, v, attn_mask, dropout_p)
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout_p)
 
 
 class SelfAttention(nn.Module):
