@@ -1,4 +1,4 @@
-"""The training-step benchmark (benchmarks/train_step.py) runs end to end at toy size and reports both models."""
+"""The benchmarks (benchmarks/train_step.py, benchmarks/attention.py) run end to end at toy size and report what they compare."""
 
 import importlib.util
 import sys
@@ -13,8 +13,8 @@ ROOT = Path(__file__).resolve().parent.parent
 pytest.importorskip("transformers")
 
 
-def _load_benchmark():
-    spec = importlib.util.spec_from_file_location("bench_train_step", ROOT / "benchmarks" / "train_step.py")
+def _load_benchmark(name: str = "train_step"):
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", ROOT / "benchmarks" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # @dataclass looks its module up there
     spec.loader.exec_module(module)
@@ -66,9 +66,7 @@ def test_profile_flag_prints_the_operators_with_the_most_self_time(capsys):
 
 
 def test_attention_benchmark_reports_both_kernels_and_their_ratio(capsys):
-    spec = importlib.util.spec_from_file_location("bench_attention", ROOT / "benchmarks" / "attention.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = _load_benchmark("attention")
     rows = bench.main(["--seqs", "16,32", "--tokens", "64", "--head-dim", "8", "--rounds", "2", "--warmup", "1"])
     assert [(r["dtype"], r["seq"], r["batch"]) for r in rows] == [("bfloat16", 16, 4), ("bfloat16", 32, 2),
                                                                    ("float32", 16, 4), ("float32", 32, 2)]
