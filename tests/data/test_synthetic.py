@@ -288,6 +288,34 @@ def test_false_friends_are_rare_against_true_cognates():
     assert counts["de"]["true_cognates"] > 20 and counts["sw"]["true_cognates"] > 5
 
 
+def test_subgroup_members_share_most_words_grammar_and_spelling():
+    # Mutually intelligible languages (syn.SUBGROUPS) descend from one proto-language below the family: they
+    # share most content words, one grammar and one Latin spelling; without subgroups they are ordinary
+    # family relatives (cognate_p 0.7, sound_change_p 0.1 each).
+    on, off = SyntheticCorpusConfig(), SyntheticCorpusConfig(subgroups=False)
+    n_content = on.n_nouns + on.n_verbs + on.n_adjectives + on.n_places
+    for a, b in (("gl", "pt"), ("hi_rom", "ur_rom"), ("da", "sv"), ("hr", "bs")):
+        close, far = syn.shared_word_forms(on, a, b), syn.shared_word_forms(off, a, b)
+        assert close["true_cognates"] >= 0.5 * n_content and close["false_friends"] <= 2, (a, b, close)
+        assert close["true_cognates"] > far["true_cognates"] + 0.2 * n_content, (a, b, close, far)
+    grammar = lambda cfg, code: {k: v for k, v in describe_language(cfg, code).items()
+                                 if k not in ("code", "script", "base")}
+    assert grammar(on, "hi") == grammar(on, "ur") and describe_language(on, "ur")["subgroup"] == "hindustani"
+    assert describe_language(on, "sw")["subgroup"] is None and describe_language(off, "ur")["subgroup"] is None
+    # A subgroup's members sit in one family, and each language is in at most one subgroup.
+    for group, members in syn.SUBGROUPS.items():
+        assert len({syn.TYPOLOGY[c].family for c in members}) == 1, group
+    assert sum(map(len, syn.SUBGROUPS.values())) == len(syn._SUBGROUP_OF)
+
+
+def test_languages_outside_subgroups_do_not_change_with_them():
+    # The subgroup level touches its members only: en, sw, ko have the same word forms with it on or off.
+    on, off = syn._key(SyntheticCorpusConfig()), syn._key(SyntheticCorpusConfig(subgroups=False))
+    for code in ("en", "sw", "ko", "fr"):
+        assert list(syn._language(on, code).forms) == list(syn._language(off, code).forms), code
+    assert list(syn._language(on, "ur").forms) != list(syn._language(off, "ur").forms)
+
+
 def test_coined_words_are_new_words():
     # A language's coinages reuse no proto-word and no other word of the same language (no homonyms from
     # coinage); what remains are rare sound-change mergers.

@@ -31,7 +31,7 @@ from xlmr.fields import ConfigError
 from .languages import cc100_stats, known_codes
 
 # Bump when the bytes generated for an unchanged config change (cache keys should include it).
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
 
 CONTACT_LANGUAGE = "en"  # the language code-switched text borrows from
 _CHUNK = 2048  # sentences per RNG chunk of a corpus: a smaller corpus is a prefix of a larger one
@@ -75,6 +75,13 @@ class SyntheticCorpusConfig:
     global_share: float = 0.5  # P(a family proto-word is the global proto-word); lower = less cross-family sharing
     cognate_p: float = 0.7  # P(a language keeps its family's word (sound-changed) rather than coining a new one)
     sound_change_p: float = 0.1  # P(a phoneme is replaced, language-wide, in inherited words)
+    # Subgroups of mutually intelligible languages (hi–ur, gl–pt, cs–sk, hr–sr–bs, id–ms, da–no–sv, bg–mk,
+    # nl–af; see SUBGROUPS): the subgroup descends from its family as one language, with one grammar and one
+    # written standard; each member then keeps the subgroup's word with P = subgroup_cognate_p, after its
+    # own light sound change. False: every language descends from its family on its own (generator 3's world).
+    subgroups: bool = True
+    subgroup_cognate_p: float = 0.9
+    subgroup_sound_change_p: float = 0.03
     shared_word_order: bool = False  # all languages: SVO, adjective before noun, prepositions, particles before heads
     anchors: bool = True  # digits and Latin-script proper names identical in every language
     scripts: bool = True  # own scripts and spacing; False = every language in Latin script with spaces
@@ -111,7 +118,7 @@ def _validate(cfg: Any) -> None:
         bad("zipf_exponent", "must be >= 0")
     for name in ("p_on_topic", "p_second_clause", "p_name_subject", "p_plural", "p_number", "p_adjective",
                  "p_place", "p_doc_topic", "p_code_switch", "p_romanized", "global_share", "cognate_p",
-                 "sound_change_p"):
+                 "sound_change_p", "subgroup_cognate_p", "subgroup_sound_change_p"):
         if not 0.0 <= getattr(cfg, name) <= 1.0:
             bad(name, "a probability in [0, 1]")
     if cfg.total_sentences < 0:
@@ -223,6 +230,18 @@ def _parse_typology() -> dict[str, LanguageType]:
 
 TYPOLOGY: dict[str, LanguageType] = _parse_typology()
 _FAMILIES = tuple(sorted({t.family for t in TYPOLOGY.values()}))
+
+# Languages whose standard varieties are mutually intelligible (a dialect continuum split by a border or
+# a script): one proto-language below the family. Hindi and Urdu are one spoken language (Hindustani) in
+# two scripts; Galician and Portuguese, Czech and Slovak, Croatian, Serbian and Bosnian, Indonesian and
+# Malay, Danish, Norwegian and Swedish, Bulgarian and Macedonian, Dutch and Afrikaans are read across.
+# Looser relatives (ru–uk–be, es–pt, tr–az) stay separate descendants of their family.
+SUBGROUPS: dict[str, tuple[str, ...]] = {
+    "hindustani": ("hi", "ur"), "west_iberian": ("gl", "pt"), "czecho_slovak": ("cs", "sk"),
+    "bcms": ("hr", "sr", "bs"), "malay": ("id", "ms"), "scandinavian": ("da", "no", "sv"),
+    "east_south_slavic": ("bg", "mk"), "low_franconian": ("nl", "af"),
+}
+_SUBGROUP_OF = {code: group for group, members in SUBGROUPS.items() for code in members}
 
 
 def _language_type(code: str) -> LanguageType:
@@ -514,6 +533,17 @@ class _Writer:
         return s[:1].upper() + s[1:] if role == "name" and self.cased else s
 
 
+def _sound_change(r: np.random.RandomState, p: float) -> Callable[[Word], Word]:
+    """A language-wide sound change: each consonant and vowel is replaced (everywhere) with P = p."""
+    cu, cv, vu, vv = r.random_sample(18), r.random_sample(18), r.random_sample(5), r.random_sample(5)
+    cmap = [(_pick(_CONS_CDF, cv[i]) if cu[i] < p else i) for i in range(18)]
+    vmap = [(_pick(_VOWS_CDF, vv[i]) if vu[i] < p else i) for i in range(5)]
+
+    def changed(w: Word) -> Word:
+        return tuple((cmap[o] if o >= 0 else -1, vmap[v], cmap[c] if c >= 0 else -1) for o, v, c in w)
+    return changed
+
+
 # ============================================================================================ world
 _WORLD_KINDS = ("noun", "verb", "adj", "place", "name")
 _COMMON_NUMBERS = np.array([2, 3, 4, 5, 6, 7, 8, 10, 12, 20, 50, 100])
@@ -611,7 +641,11 @@ class _Language:
         t = _language_type(code)
         self.code, self.type, self.cfg = code, t, cfg
         key = _key(cfg)
-        g = _rng(cfg.seed, "lang", t.base, "grammar")
+        group = _SUBGROUP_OF.get(t.base) if cfg.subgroups else None
+        # A subgroup descends from its family as one language ("lineage"): its grammar, sound changes and
+        # coinages are drawn once for all its members; a language outside a subgroup is its own lineage.
+        lineage = group or t.base
+        g = _rng(cfg.seed, "lang", lineage, "grammar")
         u = g.random_sample(16)  # fixed draws: grammar choices
         p = _MORPH_P[t.morph]
         shared = cfg.shared_word_order
@@ -632,13 +666,7 @@ class _Language:
         coda_p = 0.05 + 0.35 * u[9]
 
         # lexicon: the family's words (sound-changed) with P = cognate_p, else a new word
-        ph = _rng(cfg.seed, "lang", t.base, "sound")
-        cu, cv, vu, vv = ph.random_sample(18), ph.random_sample(18), ph.random_sample(5), ph.random_sample(5)
-        cmap = [(_pick(_CONS_CDF, cv[i]) if cu[i] < cfg.sound_change_p else i) for i in range(18)]
-        vmap = [(_pick(_VOWS_CDF, vv[i]) if vu[i] < cfg.sound_change_p else i) for i in range(5)]
-
-        def changed(w: Word) -> Word:
-            return tuple((cmap[o] if o >= 0 else -1, vmap[v], cmap[c] if c >= 0 else -1) for o, v, c in w)
+        changed = _sound_change(_rng(cfg.seed, "lang", lineage, "sound"), cfg.sound_change_p)
 
         proto = _family_proto(key, t.family)
         # A coined word is new: no proto-word of any family, no inherited word, no other coinage (real
@@ -648,15 +676,24 @@ class _Language:
         taken |= {changed(w) for words in proto.values() for w in words}
         lex: dict[str, list[Word]] = {}
         for kind, words in proto.items():
-            r = _rng(cfg.seed, "lang", t.base, "lexicon", kind)
+            r = _rng(cfg.seed, "lang", lineage, "lexicon", kind)
             lex[kind] = [changed(w) if r.random_sample() < cfg.cognate_p else _fresh_word(r, len(w), coda_p, taken)
                          for w in words]
+        if group:  # the member's own light sound change, and its own word for a few concepts
+            changed = _sound_change(_rng(cfg.seed, "lang", t.base, "member", "sound"), cfg.subgroup_sound_change_p)
+            taken |= {w for words in lex.values() for w in words}
+            for kind, words in lex.items():
+                r = _rng(cfg.seed, "lang", t.base, "member", "lexicon", kind)
+                lex[kind] = [changed(w) if r.random_sample() < cfg.subgroup_cognate_p
+                             else _fresh_word(r, len(w), coda_p, taken) for w in words]
+        self.subgroup = group
         self.lexicon = lex
         fw = dict(zip(_FUNCTION_WORDS, lex["func"]))
 
         script = t.script if cfg.scripts else "latin_standard"  # one spelling for every language
         self.spaced = t.spaced or not cfg.scripts
-        writer = _Writer(script, _rng(cfg.seed, "ortho", code))
+        # A subgroup shares one written standard: its Latin spelling (hi_rom and ur_rom write Hindustani alike).
+        writer = _Writer(script, _rng(cfg.seed, "ortho", group or code))
         terminator = t.terminator if cfg.scripts else "."
 
         # the form table: index 0 is the empty string (an absent slot)
@@ -948,7 +985,8 @@ def describe_language(cfg: SyntheticCorpusConfig, code: str) -> dict[str, Any]:
     cfg = _as_config(cfg)
     lang = _language(_key(cfg), code)
     t = lang.type
-    return {"code": code, "family": t.family, "script": t.script if cfg.scripts else "latin_standard", "base": t.base,
+    return {"code": code, "family": t.family, "subgroup": lang.subgroup,
+            "script": t.script if cfg.scripts else "latin_standard", "base": t.base,
             "order": lang.order, "adj_after": lang.adj_after, "postpositions": lang.adp_post,
             "spaced": lang.spaced, "articles": lang.has_art, "plural": "suffix" if lang.pl_suffix else "particle",
             "tense": "suffix" if lang.tense_suffix else "particle", "agreement": lang.agree,
