@@ -289,10 +289,10 @@ def test_false_friends_are_rare_against_true_cognates():
 
 
 def test_subgroup_members_share_most_words_grammar_and_spelling():
-    # Mutually intelligible languages (syn.SUBGROUPS) descend from one proto-language below the family: they
-    # share most content words, one grammar and one Latin spelling; without subgroups they are ordinary
-    # family relatives (cognate_p 0.7, sound_change_p 0.1 each).
-    on, off = SyntheticCorpusConfig(), SyntheticCorpusConfig(subgroups=False)
+    # With subgroups, mutually intelligible languages (syn.SUBGROUPS) descend from one proto-language below the
+    # family: they share most content words, one grammar and one Latin spelling; without (the default) they are
+    # ordinary family relatives (cognate_p 0.7, sound_change_p 0.1 each).
+    on, off = SyntheticCorpusConfig(subgroups=True), SyntheticCorpusConfig()
     n_content = on.n_nouns + on.n_verbs + on.n_adjectives + on.n_places
     for a, b in (("gl", "pt"), ("hi_rom", "ur_rom"), ("da", "sv"), ("hr", "bs")):
         close, far = syn.shared_word_forms(on, a, b), syn.shared_word_forms(off, a, b)
@@ -310,7 +310,7 @@ def test_subgroup_members_share_most_words_grammar_and_spelling():
 
 def test_languages_outside_subgroups_do_not_change_with_them():
     # The subgroup level touches its members only: en, sw, ko have the same word forms with it on or off.
-    on, off = syn._key(SyntheticCorpusConfig()), syn._key(SyntheticCorpusConfig(subgroups=False))
+    on, off = syn._key(SyntheticCorpusConfig(subgroups=True)), syn._key(SyntheticCorpusConfig())
     for code in ("en", "sw", "ko", "fr"):
         assert list(syn._language(on, code).forms) == list(syn._language(off, code).forms), code
     assert list(syn._language(on, "ur").forms) != list(syn._language(off, "ur").forms)
