@@ -3,7 +3,7 @@
 #   1. the `gpu` test tier (tests/test_gpu.py);
 #   2. the XLM-R-base training-step benchmark (seq 512, bf16, fused AdamW), eager and torch.compile'd,
 #      then ours against Hugging Face's XLMRobertaForMaskedLM in one process (benchmarks/README.md),
-#      then at 64 sequences a step and under torch.profiler (about 40 s more).
+#      then at 64 sequences a step, eager and compiled, and under torch.profiler (about 80 s more).
 # Logs and JSON go to $OUT (default runs/gpu-checks). Record the numbers in benchmarks/RESULTS.md.
 #
 # Usage: bash scripts/gpu-checks.sh            (in the project's environment: .venv or an install)
@@ -40,5 +40,6 @@ bench eager
 bench compile --compile
 bench vs-hf --models ours,hf --steps 10 --warmup 3
 bench batch64 --batch 64  # MFU grows with the batch: 17% at 16 sequences, 22% at 64 (H200, RESULTS.md)
+bench compile-b64 --compile --batch 64  # both levers together: 27.8% MFU (H200, RESULTS.md)
 bench profile --steps 5 --warmup 3 --profile 3  # where a step's GPU time goes, by operator
 exit $status
