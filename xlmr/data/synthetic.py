@@ -79,11 +79,11 @@ class SyntheticCorpusConfig:
     # bg–mk, nl–af; see SUBGROUPS) each descend from their family as one language, with one grammar and one
     # written standard; each member then keeps the subgroup's word with P = subgroup_cognate_p, after its own
     # light sound change. False (the default): every language descends from its family on its own. A control
-    # for now: on by default it did not lift ur (its relative hi writes in another script) and moved the
+    # for now: switched on, it did not lift ur (its relative hi writes in another script) and it moved the
     # default run's transfer below its bag-of-words line (docs/synthetic-corpus.md, "Subgroups").
     subgroups: bool = False
-    subgroup_cognate_p: float = 0.9
-    subgroup_sound_change_p: float = 0.03
+    subgroup_cognate_p: float = 0.9  # P(a member keeps its subgroup's word rather than coining a new one)
+    subgroup_sound_change_p: float = 0.03  # P(a phoneme is replaced, member-wide, in its subgroup's words)
     shared_word_order: bool = False  # all languages: SVO, adjective before noun, prepositions, particles before heads
     anchors: bool = True  # digits and Latin-script proper names identical in every language
     scripts: bool = True  # own scripts and spacing; False = every language in Latin script with spaces
