@@ -115,3 +115,16 @@ def test_flops_per_token_is_dominated_by_6n_for_large_models():
     # each term by hand: 6·L(4H² + 2H·H_ff) + 12·L·H·T + 6·(H² + V·H)·0.15
     assert f == pytest.approx(6 * 24 * (4 * 1024**2 + 2 * 1024 * 4096) + 12 * 24 * 1024 * 512
                               + 6 * (1024**2 + 250_002 * 1024) * 0.15)
+
+
+@pytest.mark.parametrize("std", [0.02, 0.05])
+def test_init_std_is_the_scale_of_every_matrix_and_embedding(std):
+    torch.manual_seed(0)
+    model = XLMRForMaskedLM(tiny(hidden=128, ffn=512, init_std=std))
+    for name, p in model.named_parameters():
+        if p.ndim == 2 and p.numel() > 10_000:  # the embeddings and the dense matrices
+            rows = p[torch.arange(p.shape[0]) != PAD_ID] if "tokens" in name or "positions" in name else p
+            assert rows.std().item() == pytest.approx(std, rel=0.05), name
+        elif name.endswith("bias"):
+            assert not p.any(), name
+    assert not model.encoder.tokens.weight[PAD_ID].any()

@@ -48,6 +48,7 @@ class ModelConfig:
     max_positions: int = bounded(512, ge=8)
     dropout: float = bounded(0.1, ge=0, lt=1)
     attention_dropout: float = bounded(0.1, ge=0, lt=1)
+    init_std: float = bounded(0.02, gt=0)  # std of the N(0, σ²) init of every weight matrix and embedding (BERT's 0.02)
 
 
 @dataclass

@@ -150,15 +150,15 @@ class XLMRForMaskedLM(nn.Module):
         self.lm_head = LMHead(d, self.encoder.tokens)
         self.apply(self._init_weights)
 
-    @staticmethod
-    def _init_weights(m: nn.Module) -> None:
-        # BERT/fairseq init: N(0, 0.02) weights, zero biases, padding row zero.
+    def _init_weights(self, m: nn.Module) -> None:
+        # BERT/fairseq init: N(0, σ²) weights (σ = model.init_std, 0.02 in BERT and XLM-R), zero biases,
+        # padding row zero.
         if isinstance(m, nn.Linear):
-            nn.init.normal_(m.weight, std=0.02)
+            nn.init.normal_(m.weight, std=self.dims.init_std)
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
         elif isinstance(m, nn.Embedding):
-            nn.init.normal_(m.weight, std=0.02)
+            nn.init.normal_(m.weight, std=self.dims.init_std)
             if m.padding_idx is not None:
                 with torch.no_grad():
                     m.weight[m.padding_idx].zero_()
