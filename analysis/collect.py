@@ -46,6 +46,16 @@ NON_KNOB_COLUMNS = frozenset(ID_COLUMNS + EXTRA_COLUMNS)
 REQUIRED_KEYS = ("status", "sweep", "run", "knobs", "params", "tokens_seen", "languages", "groups")
 REQUIRED_PARAMS = ("total", "non_embedding")
 TABLE_NAME = "results"
+# Knobs added after runs were recorded: key → (the value every run before it used, a knob that marks the
+# records it applies to). An older record lacks the key but ran with that value, so it gets it: without
+# it, old and new runs of one configuration would differ in a column (NaN against the value) and be drawn
+# as two conditions. Add an entry with every new knob whose default keeps the old behaviour.
+KNOBS_BEFORE_THEY_EXISTED: dict[str, tuple[Any, str]] = {
+    "model.init_std": (0.02, "model.hidden"),  # 2026-11-26; BERT's init, hard-coded before
+    "corpus.subgroups": (False, "corpus.cognate_p"),  # 2026-11-26, with its two probabilities
+    "corpus.subgroup_cognate_p": (0.9, "corpus.cognate_p"),
+    "corpus.subgroup_sound_change_p": (0.03, "corpus.cognate_p"),
+}
 
 
 @dataclass(frozen=True)
@@ -139,7 +149,11 @@ def record_rows(record: Mapping[str, Any], run_dir: str) -> list[dict[str, Any]]
     validate_record(record)
     base: dict[str, Any] = {"sweep": str(record["sweep"]), "run": str(record["run"]), "run_dir": run_dir,
                             "status": "done"}
-    knobs = {knob_column(k): _scalar(v) for k, v in record["knobs"].items()}
+    recorded = dict(record["knobs"])
+    for key, (value, marker) in KNOBS_BEFORE_THEY_EXISTED.items():
+        if key not in recorded and marker in recorded:
+            recorded[key] = value
+    knobs = {knob_column(k): _scalar(v) for k, v in recorded.items()}
     extra = {"params_total": _number(record["params"]["total"], "params.total"),
              "params_non_embedding": _number(record["params"]["non_embedding"], "params.non_embedding"),
              "tokens_seen": _number(record["tokens_seen"], "tokens_seen")}

@@ -14,7 +14,8 @@ import pytest
 from analysis import collect, wandb_source
 
 KNOBS = ["model", "model.layers", "model.hidden", "model.ffn", "model.heads", "langs", "num_langs", "alpha",
-         "vocab_size", "corpus", "seed", "train", "train.max_steps", "train.batch_tokens", "train.seq_len", "train.lr"]
+         "vocab_size", "corpus", "seed", "train", "train.max_steps", "train.batch_tokens", "train.seq_len", "train.lr",
+         "model.init_std"]  # the fake records predate it: filled in with the value they ran with
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +103,20 @@ def test_corner_cases(tmp_path, fake):
     assert "non-numeric" in reasons["bad"] and "not a JSON object" in reasons["list"]
     assert "params.non_embedding" in reasons["noparams"]
     assert collect.n_runs(df) == 2 and df["value"].isna().sum() == 1
+
+
+def test_knobs_added_later_get_the_value_older_runs_used(tmp_path, fake):
+    fake.write_run(tmp_path, "s", "old", fake.result("s", "old", fake.knobs()))  # recorded before model.init_std
+    fake.write_run(tmp_path, "s", "new", fake.result("s", "new", {**fake.knobs(seed=1), "model.init_std": 0.05}))
+    odd = fake.result("s", "odd", fake.knobs(seed=2))
+    odd["knobs"] = {k: v for k, v in odd["knobs"].items() if not k.startswith("model.")}  # no model section at all
+    fake.write_run(tmp_path, "s", "odd", odd)
+    df, skipped = collect.collect_runs([tmp_path], warn=False)
+    assert skipped == []
+    by_run = df.groupby("run")["model.init_std"].first()
+    assert by_run["old"] == 0.02 and by_run["new"] == 0.05 and math.isnan(by_run["odd"])
+    # synthetic-corpus knobs are filled only where the record has the corpus' other knobs
+    assert "corpus.subgroups" not in df.columns
 
 
 def test_write_table_roundtrip(table, tmp_path):
