@@ -4,7 +4,7 @@
 # figures/<sweep>/{transfer,bpc}/: zero-shot transfer (with chance and bag-of-words lines) and held-out MLM
 # bits per character. Fig. 5's α = 0.3 point is Fig. 2's 7-language runs (the same configuration: trained
 # once, read by both figures), so its sweep here trains α = 0.1 and 1.0 only.
-# 32 minutes measured on 2 CPU cores from a fresh clone (15 runs of about 2 min, 30-language runs the slowest), plus the set-up. Re-running skips
+# 33 minutes measured on 2 CPU cores from a fresh clone (2026-11-26: 15 runs of about 2 min, 30-language runs the slowest), plus the set-up. Re-running skips
 # finished runs (and resumes interrupted ones).
 set -euo pipefail
 cd "$(dirname "$0")/.."
