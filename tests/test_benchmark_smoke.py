@@ -76,3 +76,15 @@ def test_attention_benchmark_reports_both_kernels_and_their_ratio(capsys):
     assert "| bfloat16 | 32 | 2 |" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         bench.parse_args(["--dtypes", "fp16"])
+
+
+def test_side_by_side_benchmark_reports_the_ratio_of_its_two_measurements(capsys):
+    bench = _load_benchmark("side_by_side")
+    rounds = bench.main(["--runs", "2", "--threads", "2", "--rounds", "1", "--steps", "2", "--warmup", "1",
+                         "--step-args", "--layers 1 --hidden 32 --heads 2 --ffn 64 --seq 16 --batch 2 --vocab 300"])
+    assert len(rounds) == 1 and rounds[0]["alone"] > 0 and rounds[0]["side_by_side"] > 0
+    assert rounds[0]["ratio"] == pytest.approx(rounds[0]["side_by_side"] / rounds[0]["alone"])
+    out = capsys.readouterr().out
+    assert "2 runs × 1 thread(s) against 1 run × 2 threads" in out and "# median ratio" in out
+    with pytest.raises(SystemExit):  # each side-by-side run needs a thread of its own
+        bench.main(["--runs", "3", "--threads", "2"])

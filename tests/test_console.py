@@ -1,6 +1,7 @@
 """What a run prints: timed stage lines, progress, a closing summary, no library noise; its own lines in
 train.log too; a local sweep's run k of N."""
 
+import json
 import logging
 import re
 import warnings
@@ -83,3 +84,41 @@ def test_a_run_tells_what_it_does_and_a_sweep_counts_its_runs(tmp_path):
     steps = [int(line.split(",")[0]) for line in (runs[0] / "metrics.csv").read_text().splitlines()[1:]
              if ",val/group/all/mlm_bpc," in line]
     assert steps == sorted(set(steps)) and len(steps) >= 4 and steps[-1] == 12
+
+
+def test_a_run_sharing_the_terminal_tags_its_terminal_lines_not_its_log(tmp_path, monkeypatch):
+    root = logging.getLogger()
+    terminal, log_file = logging.StreamHandler(), logging.FileHandler(tmp_path / "train.log")
+    monkeypatch.setattr(root, "handlers", [terminal, log_file])
+    monkeypatch.setattr(console, "_shared_terminal", False)
+    monkeypatch.setattr("sys.stderr.isatty", lambda: True)
+    console.set_progress("auto")
+    assert console.progress_mode() == "bar"
+    console.share_terminal("seed=1")
+    record = logging.LogRecord("xlmr", logging.INFO, __file__, 1, "[train] step 1/2", None, None)
+    assert terminal.format(record) == "[seed=1] [train] step 1/2"
+    assert log_file.formatter is None  # the run's own train.log keeps its format
+    assert console.progress_mode() == "lines"  # two runs' bars on one terminal would overwrite each other
+
+
+def test_a_parallel_local_sweep_runs_two_at_once_and_tags_their_lines(tmp_path):
+    from xlmr.run import runs_share_terminal
+
+    assert runs_share_terminal("hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher")
+    assert not runs_share_terminal("hydra_plugins.xlmr_sweeper._slurm_launcher.XlmrSlurmLauncher")
+    r = run_train("-m", *TINY, "seed=0,1", "trainer.accelerator=cpu", "hydra/launcher=local_parallel", "hydra.launcher.n_jobs=2",
+                  f"paths.runs_dir={tmp_path}/runs", f"paths.cache_dir={tmp_path}/cache")
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    assert "[sweep] 2 run(s) to JoblibLauncher" in r.stdout
+    for seed in (0, 1):  # every line of a run names it
+        lines = [line for line in r.stdout.splitlines() if re.match(rf"\[[^]]*seed={seed}\b[^]]*\] ", line)]
+        assert any("[train] step 12/12 (100%)" in line for line in lines), r.stdout[-3000:]
+        assert any(f"[done] default/" in line for line in lines)
+    assert re.search(r"2 done", r.stdout)
+    runs = sorted((tmp_path / "runs" / "default").glob("*/result.json"))
+    assert len(runs) == 2
+    assert "[seed=" not in runs[0].with_name("train.log").read_text()
+    import joblib  # each run trained on its share of the cores (joblib caps a worker's threads)
+
+    threads = max(1, joblib.cpu_count() // 2)
+    assert all(json.loads(p.read_text())["peak_source"].endswith(f", {threads} CPU threads") for p in runs)

@@ -27,6 +27,7 @@ log.setLevel(logging.INFO)
 
 PROGRESS_MODES = ("auto", "bar", "lines", "off")
 _mode = "auto"
+_shared_terminal = False  # several runs print to one terminal (hydra/launcher=local_parallel)
 
 
 def set_progress(mode: str) -> None:
@@ -37,10 +38,21 @@ def set_progress(mode: str) -> None:
 
 
 def progress_mode() -> str:
-    """`bar`, `lines` or `off`: what `auto` means here (a terminal on stderr gets bars)."""
+    """`bar`, `lines` or `off`: what `auto` means here (a terminal on stderr gets bars, unless other runs
+    share it: their bars would overwrite each other)."""
     if _mode != "auto":
         return _mode
-    return "bar" if sys.stderr.isatty() else "lines"
+    return "bar" if sys.stderr.isatty() and not _shared_terminal else "lines"
+
+
+def share_terminal(tag: str) -> None:
+    """This run prints to a terminal that other runs print to at the same time: its terminal lines start
+    with `[tag]` (its train.log stays as it is) and progress comes as lines, not bars."""
+    global _shared_terminal
+    _shared_terminal = True
+    for handler in logging.getLogger().handlers:  # Hydra's job logging: one console, one file handler
+        if type(handler) is logging.StreamHandler:
+            handler.setFormatter(logging.Formatter(f"[{tag}] %(message)s"))
 
 
 _printing = False  # say() prints instead of logging (outside a run: the sweeper's own work)

@@ -26,7 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 from xlmr import __version__
 from xlmr.config import (Config, ConfigError, accumulation, implementation_settings, science_knobs, typed, val_interval,
                          validate, world_size)
-from xlmr.console import duration, say, set_progress, silence_library_noise, stage
+from xlmr.console import duration, say, set_progress, share_terminal, silence_library_noise, stage
 from xlmr.record import RESULT_FILE, RunRecord, now
 
 CKPT_DIR = "checkpoints"
@@ -377,6 +377,12 @@ def _train_and_evaluate(cfg: Config, run_dir: Path, sweep: str, run_name: str,
     }
 
 
+def runs_share_terminal(launcher_target: str) -> bool:
+    """Does this launcher run several of a sweep's runs at once, printing to the sweep's terminal? (joblib:
+    hydra/launcher=local_parallel. Slurm and submitit-local jobs print to their own log files.)"""
+    return "joblib" in launcher_target.lower()
+
+
 def run_from_hydra(cfg: DictConfig) -> dict[str, str]:
     """Entry point of train.py's task function: run dir and names come from Hydra's runtime config.
 
@@ -388,6 +394,8 @@ def run_from_hydra(cfg: DictConfig) -> dict[str, str]:
     hc = HydraConfig.get()
     run_dir = Path(hc.runtime.output_dir)
     multirun = hc.mode == RunMode.MULTIRUN
+    if multirun and runs_share_terminal(str(hc.launcher.get("_target_", ""))):
+        share_terminal(run_dir.name)
     try:
         record = run(cfg, run_dir, sweep=cfg.name, run_name=run_dir.name)
     except (KeyboardInterrupt, SystemExit) as err:
