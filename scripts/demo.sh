@@ -4,7 +4,8 @@
 # figures/<sweep>/{transfer,bpc}/: zero-shot transfer (with chance and bag-of-words lines) and held-out MLM
 # bits per character. Fig. 5's α = 0.3 point is Fig. 2's 7-language runs (the same configuration: trained
 # once, read by both figures), so its sweep here trains α = 0.1 and 1.0 only.
-# 33 minutes measured on 2 CPU cores from a fresh clone (2026-11-26: 15 runs of about 2 min, 30-language runs the slowest), plus the set-up. Re-running skips
+# 27.4 minutes measured on 2 CPU cores from a fresh clone (2026-11-26: 1.5 min of set-up, then 15 runs of about 3 min,
+# two at a time), of which Fig. 2's sweep 16 min and Fig. 5's 9.5 min. Re-running skips
 # finished runs (and resumes interrupted ones).
 set -euo pipefail
 cd "$(dirname "$0")/.."
