@@ -1,5 +1,5 @@
 """What a run prints: timed stage lines, progress, a closing summary, no library noise; its own lines in
-train.log too; a local sweep's run k of N."""
+train.log too; a local sweep's run k of N; runs side by side (hydra/launcher=local_parallel) name their lines."""
 
 import json
 import logging
@@ -106,14 +106,14 @@ def test_a_parallel_local_sweep_runs_two_at_once_and_tags_their_lines(tmp_path):
 
     assert runs_share_terminal("hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher")
     assert not runs_share_terminal("hydra_plugins.xlmr_sweeper._slurm_launcher.XlmrSlurmLauncher")
-    r = run_train("-m", *TINY, "seed=0,1", "trainer.accelerator=cpu", "hydra/launcher=local_parallel", "hydra.launcher.n_jobs=2",
-                  f"paths.runs_dir={tmp_path}/runs", f"paths.cache_dir={tmp_path}/cache")
+    r = run_train("-m", *TINY, "seed=0,1", "trainer.accelerator=cpu", "hydra/launcher=local_parallel",
+                  "hydra.launcher.n_jobs=2", f"paths.runs_dir={tmp_path}/runs", f"paths.cache_dir={tmp_path}/cache")
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     assert "[sweep] 2 run(s) to JoblibLauncher" in r.stdout
     for seed in (0, 1):  # every line of a run names it
         lines = [line for line in r.stdout.splitlines() if re.match(rf"\[[^]]*seed={seed}\b[^]]*\] ", line)]
         assert any("[train] step 12/12 (100%)" in line for line in lines), r.stdout[-3000:]
-        assert any(f"[done] default/" in line for line in lines)
+        assert any("[done] default/" in line for line in lines)
     assert re.search(r"2 done", r.stdout)
     runs = sorted((tmp_path / "runs" / "default").glob("*/result.json"))
     assert len(runs) == 2
