@@ -110,6 +110,7 @@ def test_a_parallel_local_sweep_runs_two_at_once_and_tags_their_lines(tmp_path):
                   "hydra.launcher.n_jobs=2", f"paths.runs_dir={tmp_path}/runs", f"paths.cache_dir={tmp_path}/cache")
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     assert "[sweep] 2 run(s) to JoblibLauncher" in r.stdout
+    assert "Joblib.Parallel" not in r.stdout + r.stderr and "#0 : " not in r.stdout + r.stderr  # the plan says it
     for seed in (0, 1):  # every line of a run names it
         lines = [line for line in r.stdout.splitlines() if re.match(rf"\[[^]]*seed={seed}\b[^]]*\] ", line)]
         assert any("[train] step 12/12 (100%)" in line for line in lines), r.stdout[-3000:]

@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 # "queued": its Slurm job from an earlier submission of the sweep is still queued or running
 # "submitted": handed to Slurm by a sweep that does not wait (hydra.launcher.wait=false)
 OK_OUTCOMES = ("done", "resumed", "skipped", "prepared", "busy", "queued", "submitted")
+JOBLIB_LOGGER = "hydra_plugins.hydra_joblib_launcher"  # hydra/launcher=local_parallel (runs side by side)
 
 
 @dataclass
@@ -125,7 +126,8 @@ class XlmrSweeper(BasicSweeper):
                         sys.stdout.flush()
                         clock.after(_outcome(results[-1], Path(row["run_dir"]))[0])
                 else:
-                    results = self.launcher.launch(batch, initial_job_idx=initial_job_idx)
+                    with _quiet(logging.getLogger(JOBLIB_LOGGER)):  # its job list repeats the plan printed above
+                        results = self.launcher.launch(batch, initial_job_idx=initial_job_idx)
             except Exception as err:  # e.g. a job killed by Slurm: report what the run dirs say
                 launch_error = f"{type(err).__name__}: {str(err).strip().splitlines()[-1] if str(err).strip() else ''}"
                 results = [*results, *[None] * (len(batch) - len(results))] if in_process else [None] * len(batch)
