@@ -55,6 +55,9 @@ KNOBS_BEFORE_THEY_EXISTED: dict[str, tuple[Any, str]] = {
     "corpus.subgroups": (False, "corpus.cognate_p"),  # 2026-11-26, with its two probabilities
     "corpus.subgroup_cognate_p": (0.9, "corpus.cognate_p"),
     "corpus.subgroup_sound_change_p": (0.03, "corpus.cognate_p"),
+    "model.norm": ("post", "model.hidden"),  # 2026-11-26: every model was post-LN before
+    "train.schedule": ("linear", "train.lr"),  # 2026-11-26
+    "train.decay_fraction": (0.2, "train.lr"),  # 2026-11-26, its default (unused by linear)
 }
 
 

@@ -132,6 +132,8 @@ def test_sweep_expands_to_8_runs_in_the_plan(tmp_path):
     (["alpha=abc"], "alpha"),
     (["vocab_size=0"], "vocab_size=0"),
     (["model.heads=5"], "model.heads=5"),
+    (["model.norm=middle"], "model.norm=middle"),
+    (["train.schedule=cosine"], "train.schedule=cosine"),
     (["alpah=0.3"], "alpah"),
 ])
 def test_cli_refuses_bad_input_before_any_work(tmp_path, args, needle):

@@ -128,6 +128,20 @@ def test_exported_tokenizer_gives_our_ids(spm_dir, exported):
 
 
 @needs_hf
+def test_pre_layernorm_model_exports_as_xlm_roberta_xl(spm_dir, tmp_path):
+    from transformers import XLMRobertaXLForMaskedLM
+
+    tok = Tokenizer.from_dir(spm_dir)
+    dims = EncoderDims(vocab_size=tok.vocab_size, layers=LAYERS, hidden=HIDDEN, ffn=FFN, heads=HEADS,
+                       max_positions=MAX_POS, dropout=0.0, attention_dropout=0.0, norm="pre")
+    ours = _randomise(XLMRForMaskedLM(dims), seed=1)
+    out = export_model(ours, spm_dir / MODEL_FILE, tmp_path / "xl")
+    assert json.loads((out / "config.json").read_text())["architectures"] == ["XLMRobertaXLForMaskedLM"]
+    ids = torch.tensor([[BOS, 5, 9, 17, 4, EOS], [BOS, 7, 7, EOS, PAD, PAD]])
+    _assert_same_logits(ours, XLMRobertaXLForMaskedLM.from_pretrained(out).eval(), ids)
+
+
+@needs_hf
 def test_export_model_refuses_mismatched_tokenizer(tiny_model, tmp_path):
     other = tmp_path / "spm"
     other.mkdir()

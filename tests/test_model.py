@@ -117,6 +117,27 @@ def test_flops_per_token_is_dominated_by_6n_for_large_models():
                               + 6 * (1024**2 + 250_002 * 1024) * 0.15)
 
 
+def test_pre_layernorm_is_xlm_r_xl_layout():
+    post, pre = XLMRForMaskedLM(tiny()), XLMRForMaskedLM(tiny(norm="pre"))
+    post_keys, pre_keys = set(post.state_dict()), set(pre.state_dict())
+    # post-LN keeps XLM-R's tensors (older checkpoints load); pre-LN trades the embedding LayerNorm for a final one
+    assert "encoder.emb_norm.weight" in post_keys and not any("final_norm" in k for k in post_keys)
+    assert pre_keys - post_keys == {"encoder.final_norm.weight", "encoder.final_norm.bias"}
+    assert post_keys - pre_keys == {"encoder.emb_norm.weight", "encoder.emb_norm.bias"}
+    torch.manual_seed(0)
+    pre.eval()
+    ids = torch.randint(4, 299, (2, 12))
+    h = pre.encoder(ids)
+    # the output is the final LayerNorm's: zero mean, unit variance per position (gain 1, bias 0 at init; the
+    # stream's variance is ~0.005 at init, so LayerNorm's eps = 1e-5 leaves it up to 1 % under 1)
+    torch.testing.assert_close(h.mean(-1), torch.zeros(2, 12), atol=1e-5, rtol=0)
+    torch.testing.assert_close(h.var(-1, unbiased=False), torch.ones(2, 12), atol=1e-2, rtol=0)
+    # each block adds to an unnormalized residual stream: one block by hand
+    layer, x = pre.encoder.layers[0], torch.randn(2, 12, 64)
+    a = x + layer.attention(layer.attn_norm(x), None)
+    torch.testing.assert_close(layer(x, None), a + layer.fc2(F.gelu(layer.fc1(layer.ffn_norm(a)))))
+
+
 @pytest.mark.parametrize("std", [0.02, 0.05])
 def test_init_std_is_the_scale_of_every_matrix_and_embedding(std):
     torch.manual_seed(0)

@@ -1,4 +1,5 @@
-"""The learning-rate schedule's warmup, in steps or as a fraction of the run; the peak rate scaled with width."""
+"""The learning-rate schedule (linear or warmup-stable-decay) and its warmup, in steps or as a fraction of the
+run; the peak rate scaled with width."""
 
 import pytest
 
@@ -14,6 +15,41 @@ def test_warmup_fraction_follows_max_steps_and_wins_over_steps():
     cfg = OptimConfig(lr=1e-3, warmup_steps=0, max_steps=100, warmup_fraction=0.1)
     factors = [lr_factor(s, cfg.warmup_updates, cfg.max_steps) for s in (0, 9, 10, 55, 100)]
     assert factors == pytest.approx([0.1, 1.0, 1.0, 0.5, 0.0])
+
+
+def test_wsd_holds_the_peak_until_its_final_linear_decay():
+    cfg = OptimConfig(lr=1e-3, warmup_steps=10, max_steps=110, schedule="wsd", decay_fraction=0.2)
+    assert cfg.decay_updates == 22
+    f = [cfg.lr_factor(s) for s in range(111)]
+    assert f[0] == pytest.approx(0.1) and f[9] == pytest.approx(1.0)
+    assert all(x == 1.0 for x in f[10:89])  # the stable phase: updates 10 … 88 at the peak
+    assert f[99] == pytest.approx(0.5) and f[110] == 0.0  # 22 decay updates, halfway at 99
+    assert all(a >= b for a, b in zip(f[10:], f[11:]))
+    # a decay longer than what follows the warmup is the linear schedule
+    long = OptimConfig(lr=1e-3, warmup_steps=10, max_steps=110, schedule="wsd", decay_fraction=1.0)
+    assert [long.lr_factor(s) for s in range(111)] == pytest.approx([lr_factor(s, 10, 110) for s in range(111)])
+    assert OptimConfig(lr=1e-3, warmup_steps=10, max_steps=110).decay_updates is None
+
+
+def test_the_schedule_the_optimizer_follows_is_the_configured_one():
+    torch = pytest.importorskip("torch")
+    cfg = OptimConfig(lr=1e-3, warmup_steps=2, max_steps=10, schedule="wsd", decay_fraction=0.3)
+    optimizer, schedule = adamw_with_schedule(torch.nn.Linear(2, 2), cfg)
+    rates = []
+    for _ in range(10):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        schedule.step()
+    assert rates == pytest.approx([1e-3 * cfg.lr_factor(s) for s in range(10)])
+    assert rates[2:7] == pytest.approx([1e-3] * 5) and rates[9] < 1e-3 / 2
+
+
+def test_schedule_is_a_checked_knob(tmp_path):
+    assert typed(tiny_cfg(tmp_path, "train.schedule=wsd", "train.decay_fraction=0.1")).train.decay_updates > 0
+    with pytest.raises(ConfigError, match=r"train.schedule=cosine: valid: linear .*, wsd"):
+        validate(tiny_cfg(tmp_path, "train.schedule=cosine"))
+    with pytest.raises(ConfigError, match=r"train.decay_fraction=0"):
+        validate(tiny_cfg(tmp_path, "train.decay_fraction=0"))
 
 
 def test_warmup_fraction_is_a_checked_knob(tmp_path):

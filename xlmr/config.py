@@ -28,7 +28,7 @@ from xlmr.data.tokenizer import TokenizerConfig
 from xlmr.eval.config import EvalConfig
 from xlmr.console import PROGRESS_MODES
 from xlmr.fields import IMPLEMENTATION, ConfigError, bounded, check_ranges, implementation
-from xlmr.optim import OptimConfig
+from xlmr.optim import SCHEDULES, OptimConfig
 
 __all__ = ["ConfigError", "Config", "validate", "science_knobs", "implementation"]
 
@@ -38,6 +38,9 @@ IMPLEMENTATION_KEYS = ("trainer", "logger", "paths", "hydra", "sweep", "name", "
 
 
 # ---------------------------------------------------------------------------------------- science
+NORM_POSITIONS = ("post", "pre")  # model.norm
+
+
 @dataclass
 class ModelConfig:
     name: str = MISSING
@@ -49,6 +52,10 @@ class ModelConfig:
     dropout: float = bounded(0.1, ge=0, lt=1)
     attention_dropout: float = bounded(0.1, ge=0, lt=1)
     init_std: float = bounded(0.02, gt=0)  # std of the N(0, σ²) init of every weight matrix and embedding (BERT's 0.02)
+    # Where each block's LayerNorm sits (xlmr/model.py): post = x = LN(x + f(x)), BERT, RoBERTa, XLM-R base and
+    # large; pre = x = x + f(LN(x)) with one LayerNorm after the last block, XLM-R XL and XXL (Goyal et al.
+    # 2021), which train without the post-LN's sensitivity to warmup (Xiong et al. 2020).
+    norm: str = "post"
 
 
 @dataclass
@@ -266,6 +273,8 @@ def validate(cfg: DictConfig | Config) -> None:
     for key in ("layers", "hidden", "ffn", "heads"):
         if m[key] <= 0:
             raise ConfigError(f"model.{key}", m[key], "must be a positive integer")
+    if m.norm not in NORM_POSITIONS:
+        raise ConfigError("model.norm", m.norm, "valid: post (XLM-R base/large), pre (XLM-R XL/XXL)")
     if m.hidden % m.heads:
         divisors = [h for h in range(1, m.hidden + 1) if m.hidden % h == 0 and h <= 64]
         raise ConfigError("model.heads", m.heads, f"hidden={m.hidden} is not divisible by it; valid: {divisors}")
@@ -297,6 +306,10 @@ def validate(cfg: DictConfig | Config) -> None:
             raise ConfigError(f"train.{key}", t[key], "must be a positive integer")
     if not t.lr > 0:
         raise ConfigError("train.lr", t.lr, "must be > 0")
+    if t.schedule not in SCHEDULES:
+        raise ConfigError("train.schedule", t.schedule,
+                          "valid: linear (warmup, then linear decay to 0), wsd (warmup, the peak held, then linear "
+                          "decay over the last train.decay_fraction)")
     if t.warmup_fraction is None and not 0 <= t.warmup_steps <= t.max_steps:
         raise ConfigError("train.warmup_steps", t.warmup_steps, f"must be in [0, train.max_steps={t.max_steps}]")
     if not 0 < t.mask_prob < 1 or t.mask_token_prob + t.random_token_prob > 1:

@@ -1,10 +1,12 @@
-"""Export a trained run to Hugging Face: `XLMRobertaForMaskedLM` + `XLMRobertaTokenizer` (docs/export.md).
+"""Export a trained run to Hugging Face: `XLMRobertaForMaskedLM` (model.norm=post) or
+`XLMRobertaXLForMaskedLM` (model.norm=pre), + `XLMRobertaTokenizer` (docs/export.md).
 
     python -m xlmr.export RUN_DIR OUT_DIR [--force] [--ckpt PATH] [--tokenizer DIR]
 
 Our modules map one to one onto HF's XLM-R (same fairseq position offset, exact-erf GELU, post-LN,
-LayerNorm eps from the model, tied decoder): the only reshaping is splitting the fused q/k/v projection
-and adding the all-zero token-type embedding HF expects. Our id layout is XLMRobertaTokenizer's
+LayerNorm eps from the model, tied decoder), and a pre-LN model onto HF's XLM-R XL (no embedding
+LayerNorm, one LayerNorm before each sublayer and one after the last block): the only reshaping is
+splitting the fused q/k/v projection and adding the all-zero token-type embedding HF expects. Our id layout is XLMRobertaTokenizer's
 (fairseq_offset = 1, <mask> = pieces + 1), so the SentencePiece model is shipped as it is.
 
 After writing, the export is checked before it is moved into place: the saved model is reloaded and its
@@ -51,10 +53,16 @@ def _transformers():
     return transformers
 
 
-def hf_config(dims: EncoderDims) -> Any:
-    """The `XLMRobertaConfig` of our encoder dimensions."""
+def hf_model_class(dims: EncoderDims) -> Any:
+    """HF's masked-LM class with our block layout: XLM-R (post-LN) or XLM-R XL (pre-LN)."""
     tf = _transformers()
-    return tf.XLMRobertaConfig(
+    return tf.XLMRobertaXLForMaskedLM if dims.norm == "pre" else tf.XLMRobertaForMaskedLM
+
+
+def hf_config(dims: EncoderDims) -> Any:
+    """The `XLMRobertaConfig` (post-LN) or `XLMRobertaXLConfig` (pre-LN) of our encoder dimensions."""
+    tf = _transformers()
+    return (tf.XLMRobertaXLConfig if dims.norm == "pre" else tf.XLMRobertaConfig)(
         vocab_size=dims.vocab_size, hidden_size=dims.hidden, num_hidden_layers=dims.layers,
         num_attention_heads=dims.heads, intermediate_size=dims.ffn, hidden_act="gelu",
         hidden_dropout_prob=float(dims.dropout), attention_probs_dropout_prob=float(dims.attention_dropout),
@@ -65,7 +73,8 @@ def hf_config(dims: EncoderDims) -> Any:
 
 
 def hf_state_dict(model: XLMRForMaskedLM) -> dict[str, torch.Tensor]:
-    """Our weights under HF `XLMRobertaForMaskedLM` names (tied entries included)."""
+    """Our weights under HF `XLMRobertaForMaskedLM` names, or `XLMRobertaXLForMaskedLM`'s for a pre-LN model
+    (tied entries included)."""
     H = model.dims.hidden
     enc, head = model.encoder, model.lm_head
     emb = enc.tokens.weight.detach()
@@ -73,8 +82,6 @@ def hf_state_dict(model: XLMRForMaskedLM) -> dict[str, torch.Tensor]:
         "roberta.embeddings.word_embeddings.weight": emb,
         "roberta.embeddings.position_embeddings.weight": enc.positions.weight.detach(),
         "roberta.embeddings.token_type_embeddings.weight": emb.new_zeros(1, H),  # we have no segments
-        "roberta.embeddings.LayerNorm.weight": enc.emb_norm.weight.detach(),
-        "roberta.embeddings.LayerNorm.bias": enc.emb_norm.bias.detach(),
         "lm_head.dense.weight": head.dense.weight.detach(),
         "lm_head.dense.bias": head.dense.bias.detach(),
         "lm_head.layer_norm.weight": head.norm.weight.detach(),
@@ -83,6 +90,16 @@ def hf_state_dict(model: XLMRForMaskedLM) -> dict[str, torch.Tensor]:
         "lm_head.decoder.bias": head.bias.detach(),  # HF ties decoder.bias to lm_head.bias
         "lm_head.bias": head.bias.detach(),
     }
+    pre = model.dims.norm == "pre"
+    if pre:  # XL: the last block's output is normalized once, the embeddings are not
+        sd["roberta.encoder.LayerNorm.weight"] = enc.final_norm.weight.detach()
+        sd["roberta.encoder.LayerNorm.bias"] = enc.final_norm.bias.detach()
+    else:
+        sd["roberta.embeddings.LayerNorm.weight"] = enc.emb_norm.weight.detach()
+        sd["roberta.embeddings.LayerNorm.bias"] = enc.emb_norm.bias.detach()
+    # where each block's two LayerNorms sit in HF's names: XL's normalize the sublayers' inputs
+    attn_norm, ffn_norm = ("attention.self_attn_layer_norm", "LayerNorm") if pre else \
+        ("attention.output.LayerNorm", "output.LayerNorm")
     for i, layer in enumerate(enc.layers):
         p = f"roberta.encoder.layer.{i}."
         att = layer.attention
@@ -93,22 +110,22 @@ def hf_state_dict(model: XLMRForMaskedLM) -> dict[str, torch.Tensor]:
         sd.update({
             f"{p}attention.output.dense.weight": att.out.weight.detach(),
             f"{p}attention.output.dense.bias": att.out.bias.detach(),
-            f"{p}attention.output.LayerNorm.weight": layer.attn_norm.weight.detach(),
-            f"{p}attention.output.LayerNorm.bias": layer.attn_norm.bias.detach(),
+            f"{p}{attn_norm}.weight": layer.attn_norm.weight.detach(),
+            f"{p}{attn_norm}.bias": layer.attn_norm.bias.detach(),
             f"{p}intermediate.dense.weight": layer.fc1.weight.detach(),
             f"{p}intermediate.dense.bias": layer.fc1.bias.detach(),
             f"{p}output.dense.weight": layer.fc2.weight.detach(),
             f"{p}output.dense.bias": layer.fc2.bias.detach(),
-            f"{p}output.LayerNorm.weight": layer.ffn_norm.weight.detach(),
-            f"{p}output.LayerNorm.bias": layer.ffn_norm.bias.detach(),
+            f"{p}{ffn_norm}.weight": layer.ffn_norm.weight.detach(),
+            f"{p}{ffn_norm}.bias": layer.ffn_norm.bias.detach(),
         })
     return sd
 
 
 def to_hf_model(model: XLMRForMaskedLM) -> Any:
-    """A `transformers.XLMRobertaForMaskedLM` holding a copy of our weights (float32, eval mode)."""
-    tf = _transformers()
-    hf = tf.XLMRobertaForMaskedLM(hf_config(model.dims))
+    """A `transformers.XLMRobertaForMaskedLM` (or `XLMRobertaXLForMaskedLM`, pre-LN) holding a copy of our
+    weights (float32, eval mode)."""
+    hf = hf_model_class(model.dims)(hf_config(model.dims))
     sd = {k: v.float() for k, v in hf_state_dict(model).items()}
     expected = set(hf.state_dict())
     if set(sd) != expected:  # every HF tensor comes from us, nothing of ours is dropped
@@ -135,8 +152,7 @@ def _check_tokenizer(hf_tok: Any, tok: Tokenizer) -> None:
 
 def _check_logits(model: XLMRForMaskedLM, hf_dir: Path, vocab_size: int) -> float:
     """Reload the saved HF model and compare its logits with ours on a padded batch; returns max |diff|."""
-    tf = _transformers()
-    hf = tf.XLMRobertaForMaskedLM.from_pretrained(hf_dir).eval()
+    hf = hf_model_class(model.dims).from_pretrained(hf_dir).eval()
     T = min(16, model.dims.max_positions)
     g = torch.Generator().manual_seed(0)
     ids = torch.randint(4, vocab_size, (2, T), generator=g)
@@ -303,7 +319,8 @@ def export_run(run_dir: Path | str | None, out_dir: Path | str, force: bool = Fa
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m xlmr.export",
-                                 description="Export a run to Hugging Face XLMRobertaForMaskedLM + XLMRobertaTokenizer.")
+                                 description="Export a run to Hugging Face XLMRobertaForMaskedLM (XLMRobertaXLForMaskedLM "
+                                             "for model.norm=pre) + XLMRobertaTokenizer.")
     ap.add_argument("run_dir", type=Path, help="run directory (its checkpoints/last.ckpt), or a checkpoint file: "
                                                "checkpoints describe their model and carry their tokenizer")
     ap.add_argument("out_dir", type=Path, help="output directory for save_pretrained")
@@ -331,7 +348,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if bars:
             hf_logging.enable_progress_bar()
-    print(f"[export] {args.run_dir} → {out} (XLMRobertaForMaskedLM + XLMRobertaTokenizer; logits and ids checked)")
+    architecture = json.loads((out / "config.json").read_text())["architectures"][0]
+    print(f"[export] {args.run_dir} → {out} ({architecture} + XLMRobertaTokenizer; logits and ids checked)")
     return 0
 
 

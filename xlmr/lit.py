@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from xlmr.data.languages import GROUPS
 from xlmr.data.mlm import IGNORE
 from xlmr.model import EncoderDims, XLMRForMaskedLM, mlm_loss
-from xlmr.optim import OptimConfig, adamw_with_schedule, lr_factor
+from xlmr.optim import OptimConfig, adamw_with_schedule
 
 def language_metrics(nll_sum: float, correct: float, count: float, chars: float) -> dict[str, float]:
     """From sums over one language's masked tokens: nats/token, perplexity, accuracy, bits/char."""
@@ -107,7 +107,7 @@ class MLMModule(pl.LightningModule):
         torch.manual_seed((self.seed * 1_000_003 + self.global_rank * 7_919 + int(batch["index"])) % 2**63)
         loss, nll, _ = mlm_loss(self.model, batch["input_ids"], batch["targets"])
         self.log("train/loss", loss, prog_bar=True)
-        factor = lr_factor(self.global_step, self.optim.warmup_updates, self.optim.max_steps)
+        factor = self.optim.lr_factor(self.global_step)
         self.log("train/lr", self.optim.peak_lr(self.model.dims.hidden) * factor)
         self.log("train/masked_tokens", float(nll.numel()))
         return loss

@@ -4,6 +4,8 @@ Architecture, as fairseq's `TransformerSentenceEncoder` for XLM-R / HF `XLMRober
   token embedding (V, H) + learned positions (P + 2, H) with fairseq's padding offset
   (position of a real token = its index among non-pad tokens + pad_id + 1), LayerNorm, dropout;
   L post-LayerNorm blocks: x = LN(x + drop(attn(x))); x = LN(x + drop(W2 gelu(W1 x)));
+  or, with model.norm=pre (XLM-R XL/XXL, HF `XLMRobertaXLForMaskedLM`): no LayerNorm on the embeddings,
+  pre-LayerNorm blocks x = x + drop(attn(LN(x))); x = x + drop(W2 gelu(W1 LN(x))), and one LayerNorm after the last;
   LM head: dense H→H, GELU, LayerNorm, decoder tied to the token embedding, plus a bias.
 Attention runs through `F.scaled_dot_product_attention` (flash / memory-efficient kernels) on GPUs and in
 fp32; on a CPU in bf16 at up to 256 tokens it is written out (`attention`), up to 2.4× faster there.
@@ -98,8 +100,12 @@ class EncoderLayer(nn.Module):
         self.fc2 = nn.Linear(d.ffn, d.hidden)
         self.ffn_norm = nn.LayerNorm(d.hidden, eps=d.layer_norm_eps)
         self.dropout = nn.Dropout(d.dropout)
+        self.pre_norm = d.norm == "pre"
 
     def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None) -> torch.Tensor:
+        if self.pre_norm:  # the residual stream is never normalized; each sublayer reads a normalized copy
+            x = x + self.dropout(self.attention(self.attn_norm(x), attn_mask))
+            return x + self.dropout(self.fc2(F.gelu(self.fc1(self.ffn_norm(x)))))
         x = self.attn_norm(x + self.dropout(self.attention(x, attn_mask)))  # post-LN, as BERT/RoBERTa
         return self.ffn_norm(x + self.dropout(self.fc2(F.gelu(self.fc1(x)))))
 
@@ -110,15 +116,20 @@ class Encoder(nn.Module):
         self.dims = d
         self.tokens = nn.Embedding(d.vocab_size, d.hidden, padding_idx=PAD_ID)
         self.positions = nn.Embedding(d.max_positions + PAD_ID + 1, d.hidden, padding_idx=PAD_ID)
-        self.emb_norm = nn.LayerNorm(d.hidden, eps=d.layer_norm_eps)
+        # post-LN normalizes the embeddings; pre-LN (XLM-R XL) leaves them to each block's own LayerNorm
+        self.emb_norm = nn.LayerNorm(d.hidden, eps=d.layer_norm_eps) if d.norm == "post" else None
         self.dropout = nn.Dropout(d.dropout)
         self.layers = nn.ModuleList(EncoderLayer(d) for _ in range(d.layers))
+        # pre-LN: the residual stream's scale grows with depth; one LayerNorm after the blocks (fairseq's
+        # encoder_normalize_before) gives the head and the probes normalized states, as post-LN does
+        self.final_norm = nn.LayerNorm(d.hidden, eps=d.layer_norm_eps) if d.norm == "pre" else None
 
     def forward(self, input_ids: torch.Tensor, output_layer: int | None = None) -> torch.Tensor:
         """input_ids (B, T) → hidden states (B, T, H) after the last layer (or after `output_layer`)."""
         not_pad = input_ids.ne(PAD_ID)
         positions = torch.cumsum(not_pad, dim=1) * not_pad + PAD_ID  # fairseq's make_positions: (B, T)
-        x = self.dropout(self.emb_norm(self.tokens(input_ids) + self.positions(positions)))
+        x = self.tokens(input_ids) + self.positions(positions)  # (B, T, H)
+        x = self.dropout(x if self.emb_norm is None else self.emb_norm(x))
         # SDPA boolean mask: True = may attend. Omitted when nothing is padded (training windows), so the
         # fused kernels run without a mask.
         attn_mask = None if bool(not_pad.all()) else not_pad[:, None, None, :]  # (B, 1, 1, T)
@@ -126,7 +137,7 @@ class Encoder(nn.Module):
             x = layer(x, attn_mask)
             if output_layer is not None and i + 1 == output_layer:
                 break
-        return x
+        return x if self.final_norm is None else self.final_norm(x)
 
 
 class LMHead(nn.Module):

@@ -1,7 +1,7 @@
 """The optimizer recipe, written once, for pretraining (xlmr/lit.py) and fine-tuning (xlmr/eval/transfer.py):
 RoBERTa's AdamW, weight decay on matrices only (not on biases, LayerNorm gains), and a learning rate that
 warms up linearly from 0 to its peak, then decays linearly to 0 at the last step (fairseq's polynomial_decay,
-power 1)."""
+power 1; `schedule: linear`), or holds its peak until a final linear decay (`schedule: wsd`)."""
 
 from __future__ import annotations
 
@@ -29,6 +29,11 @@ class OptimConfig:
     warmup_steps: int = bounded(MISSING, ge=0)  # linear warmup, then linear decay to 0 at max_steps
     warmup_fraction: Optional[float] = bounded(None, ge=0, le=1)  # warmup as a share of max_steps; wins when set
     max_steps: int = bounded(MISSING, ge=1)  # optimizer updates
+    # linear: warmup, then linear decay to 0 at max_steps (RoBERTa, XLM-R). wsd: warmup, the peak held, then
+    # linear decay to 0 over the last decay_fraction of the updates (warmup-stable-decay: Hu et al. 2024,
+    # MiniCPM; Hägele et al. 2024, whose 20 % decay matches the linear schedule's loss at equal compute).
+    schedule: str = "linear"
+    decay_fraction: float = bounded(0.2, gt=0, le=1)  # schedule=wsd only: the decay's share of max_steps
     weight_decay: float = bounded(0.01, ge=0)
     adam_beta1: float = bounded(0.9, ge=0, lt=1)
     adam_beta2: float = bounded(0.98, ge=0, lt=1)  # RoBERTa
@@ -43,6 +48,17 @@ class OptimConfig:
             return round(self.warmup_fraction * self.max_steps)
         return self.warmup_steps
 
+    @property
+    def decay_updates(self) -> Optional[int]:
+        """The final linear decay's length in updates for schedule=wsd; None for linear (decay from warmup on)."""
+        if self.schedule == "wsd":
+            return max(1, round(self.decay_fraction * self.max_steps))
+        return None
+
+    def lr_factor(self, step: int) -> float:
+        """The factor on the peak rate for the update after `step` updates (see `lr_factor`)."""
+        return lr_factor(step, self.warmup_updates, self.max_steps, self.decay_updates)
+
     def peak_lr(self, width: Optional[int]) -> float:
         """The peak learning rate for a model of hidden size `width` (see lr_width_reference)."""
         if self.lr_width_reference is None or width is None:
@@ -50,12 +66,17 @@ class OptimConfig:
         return self.lr * self.lr_width_reference / width
 
 
-def lr_factor(step: int, warmup_steps: int, max_steps: int) -> float:
+SCHEDULES = ("linear", "wsd")
+
+
+def lr_factor(step: int, warmup_steps: int, max_steps: int, decay_steps: Optional[int] = None) -> float:
     """The factor on the peak rate for the update after `step` updates: (step + 1) / warmup during warmup,
-    then (max_steps - step) / (max_steps - warmup), reaching 0 at max_steps."""
+    then min(1, (max_steps - step) / decay), reaching 0 at max_steps. decay = max_steps - warmup (None: the
+    linear schedule) or `decay_steps` (wsd: 1 until the last decay_steps updates)."""
     if step < warmup_steps:
         return (step + 1) / warmup_steps
-    return max(0.0, (max_steps - step) / max(1, max_steps - warmup_steps))
+    decay = max_steps - warmup_steps if decay_steps is None else min(decay_steps, max_steps - warmup_steps)
+    return max(0.0, min(1.0, (max_steps - step) / max(1, decay)))
 
 
 def adamw_with_schedule(model: "torch.nn.Module", cfg: OptimConfig, fused: bool = False, width: Optional[int] = None
@@ -73,5 +94,5 @@ def adamw_with_schedule(model: "torch.nn.Module", cfg: OptimConfig, fused: bool 
                                   lr=cfg.peak_lr(width), betas=(cfg.adam_beta1, cfg.adam_beta2), eps=cfg.adam_eps,
                                   fused=fused)
     schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: lr_factor(step, cfg.warmup_updates, cfg.max_steps))
+        optimizer, lambda step: cfg.lr_factor(step))
     return optimizer, schedule

@@ -15,7 +15,8 @@ from analysis import collect, wandb_source
 
 KNOBS = ["model", "model.layers", "model.hidden", "model.ffn", "model.heads", "langs", "num_langs", "alpha",
          "vocab_size", "corpus", "seed", "train", "train.max_steps", "train.batch_tokens", "train.seq_len", "train.lr",
-         "model.init_std"]  # the fake records predate it: filled in with the value they ran with
+         "model.init_std", "model.norm", "train.schedule", "train.decay_fraction"]  # the fake records predate
+# these last four: filled in with the values they ran with
 
 
 @pytest.fixture(scope="module")
@@ -115,6 +116,8 @@ def test_knobs_added_later_get_the_value_older_runs_used(tmp_path, fake):
     assert skipped == []
     by_run = df.groupby("run")["model.init_std"].first()
     assert by_run["old"] == 0.02 and by_run["new"] == 0.05 and math.isnan(by_run["odd"])
+    norm = df.groupby("run")["model.norm"].first()
+    assert norm["old"] == "post" and norm["new"] == "post" and norm.isna()["odd"]
     # synthetic-corpus knobs are filled only where the record has the corpus' other knobs
     assert "corpus.subgroups" not in df.columns
 
