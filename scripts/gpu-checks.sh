@@ -7,6 +7,7 @@
 # Logs and JSON go to $OUT (default runs/gpu-checks). Record the numbers in benchmarks/RESULTS.md.
 #
 # Usage: bash scripts/gpu-checks.sh            (in the project's environment: .venv or an install)
+#        BENCHES="eager compile-b64" bash scripts/gpu-checks.sh    (a subset of the benchmarks below, by name)
 # On a machine whose python3 has torch but not the project's other packages, put their wheels in .whl/
 # (hydra-core, omegaconf, antlr4-python3-runtime, and sentencepiece==0.2.3 for that machine's Python: another
 # release builds another vocabulary, docs/synthetic-corpus.md "Tokenizer"; pip download … -d .whl) and they
@@ -19,7 +20,8 @@ py=${PYTHON:-python3}
 [ -x .venv/bin/python ] && py=.venv/bin/python
 if [ -d .whl ]; then
     "$py" -m pip install -q --no-index --find-links .whl --no-deps --no-compile --no-cache-dir --upgrade \
-        --target /tmp/site hydra-core omegaconf antlr4-python3-runtime "sentencepiece==0.2.3" || exit 1
+        --target /tmp/site hydra-core omegaconf antlr4-python3-runtime "sentencepiece==0.2.3" \
+        $(ls .whl | grep -q hydra_joblib && echo hydra-joblib-launcher) || exit 1
     export PYTHONPATH=/tmp/site:$PWD${PYTHONPATH:+:$PYTHONPATH}
 fi
 export PYTHONUNBUFFERED=1 WANDB_SILENT=true
@@ -31,8 +33,10 @@ nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=c
 status=0
 "$py" -m pytest -m gpu tests/test_gpu.py -q -p no:cacheprovider 2>&1 | tee "$out/gpu-tests.log" || status=1
 
+benches=" ${BENCHES:-eager compile vs-hf batch64 compile-b64 profile} "
 bench() {  # $1: name; the rest: extra flags
     local name=$1; shift
+    [[ $benches == *" $name "* ]] || return 0
     "$py" benchmarks/train_step.py --preset xlmr-base --adamw fused --json "$out/bench-$name.json" "$@" 2>&1 \
         | tee -a "$out/bench.log" || status=1
 }
