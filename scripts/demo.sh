@@ -4,9 +4,10 @@
 # figures/<sweep>/{transfer,bpc}/: zero-shot transfer (with chance and bag-of-words lines) and held-out MLM
 # bits per character. Fig. 5's α = 0.3 point is Fig. 2's 7-language runs (the same configuration: trained
 # once, read by both figures), so its sweep here trains α = 0.1 and 1.0 only.
-# 27.4 minutes measured on 2 CPU cores from a fresh clone (2026-11-26: 1.5 min of set-up, then 15 runs of about 3 min,
-# two at a time), of which Fig. 2's sweep 16 min and Fig. 5's 9.5 min. Re-running skips
-# finished runs (and resumes interrupted ones).
+# Measured from a fresh clone on 2 CPU cores (2026-11-26): 27.4 min with the old recipe (2,400 updates) where the
+# cores have native bf16; 50.3 min with today's (1,800 updates, pre-LN, WSD) on cores without AVX-512, in fp32
+# (1.9 min of set-up, Fig. 2's sweep 31.5 min, Fig. 5's 16.7 min). Re-running skips finished runs (and resumes
+# interrupted ones).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
