@@ -6,8 +6,8 @@
 Our modules map one to one onto HF's XLM-R (same fairseq position offset, exact-erf GELU, post-LN,
 LayerNorm eps from the model, tied decoder), and a pre-LN model onto HF's XLM-R XL (no embedding
 LayerNorm, one LayerNorm before each sublayer and one after the last block): the only reshaping is
-splitting the fused q/k/v projection and adding the all-zero token-type embedding HF expects. Our id layout is XLMRobertaTokenizer's
-(fairseq_offset = 1, <mask> = pieces + 1), so the SentencePiece model is shipped as it is.
+splitting the fused q/k/v projection and adding the all-zero token-type embedding HF expects. Our id layout
+is XLMRobertaTokenizer's (fairseq_offset = 1, <mask> = pieces + 1), so the SentencePiece model is shipped as it is.
 
 After writing, the export is checked before it is moved into place: the saved model is reloaded and its
 logits compared with ours on a padded batch, and the saved tokenizer must reproduce our ids.

@@ -125,7 +125,8 @@ class Encoder(nn.Module):
         self.final_norm = nn.LayerNorm(d.hidden, eps=d.layer_norm_eps) if d.norm == "pre" else None
 
     def forward(self, input_ids: torch.Tensor, output_layer: int | None = None) -> torch.Tensor:
-        """input_ids (B, T) → hidden states (B, T, H) after the last layer (or after `output_layer`)."""
+        """input_ids (B, T) → hidden states (B, T, H) after the last layer (or after `output_layer`); a pre-LN
+        encoder's final LayerNorm applies to either."""
         not_pad = input_ids.ne(PAD_ID)
         positions = torch.cumsum(not_pad, dim=1) * not_pad + PAD_ID  # fairseq's make_positions: (B, T)
         x = self.tokens(input_ids) + self.positions(positions)  # (B, T, H)

@@ -26,12 +26,12 @@ class OptimConfig:
     # updates (docs/synthetic-corpus.md, "Fig. 4"): H128 is best at 2e-3; H256 is best at 1e-3 and, at 2e-3,
     # stays on the loss plateau (transfer .35 against .97). None: `lr` as given, whatever the width.
     lr_width_reference: Optional[int] = bounded(None, ge=1)
-    warmup_steps: int = bounded(MISSING, ge=0)  # linear warmup, then linear decay to 0 at max_steps
+    warmup_steps: int = bounded(MISSING, ge=0)  # linear warmup from 0 to the peak, then the schedule's decay
     warmup_fraction: Optional[float] = bounded(None, ge=0, le=1)  # warmup as a share of max_steps; wins when set
     max_steps: int = bounded(MISSING, ge=1)  # optimizer updates
     # linear: warmup, then linear decay to 0 at max_steps (RoBERTa, XLM-R). wsd: warmup, the peak held, then
     # linear decay to 0 over the last decay_fraction of the updates (warmup-stable-decay: Hu et al. 2024,
-    # MiniCPM; Hägele et al. 2024, whose 20 % decay matches the linear schedule's loss at equal compute).
+    # MiniCPM; Hägele et al. 2024, where a 20 % decay matches a cosine schedule's loss at equal compute).
     schedule: str = "linear"
     decay_fraction: float = bounded(0.2, gt=0, le=1)  # schedule=wsd only: the decay's share of max_steps
     weight_decay: float = bounded(0.01, ge=0)
