@@ -60,9 +60,8 @@ def hf_model_class(dims: EncoderDims) -> Any:
 
 
 def hf_config(dims: EncoderDims) -> Any:
-    """The `XLMRobertaConfig` (post-LN) or `XLMRobertaXLConfig` (pre-LN) of our encoder dimensions."""
-    tf = _transformers()
-    return (tf.XLMRobertaXLConfig if dims.norm == "pre" else tf.XLMRobertaConfig)(
+    """The config of `hf_model_class(dims)` (XLMRobertaConfig or XLMRobertaXLConfig) for our encoder dimensions."""
+    return hf_model_class(dims).config_class(
         vocab_size=dims.vocab_size, hidden_size=dims.hidden, num_hidden_layers=dims.layers,
         num_attention_heads=dims.heads, intermediate_size=dims.ffn, hidden_act="gelu",
         hidden_dropout_prob=float(dims.dropout), attention_probs_dropout_prob=float(dims.attention_dropout),
