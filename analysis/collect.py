@@ -58,6 +58,7 @@ KNOBS_BEFORE_THEY_EXISTED: dict[str, tuple[Any, str]] = {
     "model.norm": ("post", "model.hidden"),  # 2026-11-26: every model was post-LN before
     "train.schedule": ("linear", "train.lr"),  # 2026-11-26
     "train.decay_fraction": (0.2, "train.lr"),  # 2026-11-26, its default (unused by linear)
+    "corpus.p_arabic_loan": (0.0, "corpus.cognate_p"),  # 2026-11-26: no loanword layer before
 }
 
 

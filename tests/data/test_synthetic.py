@@ -316,6 +316,38 @@ def test_languages_outside_subgroups_do_not_change_with_them():
     assert list(syn._language(on, "ur").forms) != list(syn._language(off, "ur").forms)
 
 
+def test_arabic_loans_take_ars_word_for_a_share_of_each_borrowers_concepts():
+    # p_arabic_loan: each borrower (syn.ARABIC_BORROWERS) takes ar's word for about that share of its nouns, verbs
+    # and adjectives; ur (Perso-Arabic script) keeps the Arabic spelling with its own kaf, yeh and heh, sw writes
+    # the sounds in Latin. Every other language, and every language at p = 0, is untouched.
+    on, off = syn._key(SyntheticCorpusConfig(p_arabic_loan=0.3)), syn._key(SyntheticCorpusConfig())
+    ar = syn._language(on, "ar")
+    for code in ("ur", "sw", "tr"):
+        lang, plain = syn._language(on, code), syn._language(off, code)
+        loans = np.concatenate([lang.loans[k] for k in ("noun", "verb", "adj")])
+        assert 0.22 < loans.mean() < 0.38, (code, loans.mean())
+        for kind in ("noun", "verb", "adj"):
+            for i, loan in enumerate(lang.loans[kind]):
+                expected = ar.lexicon[kind][i] if loan else plain.lexicon[kind][i]
+                assert lang.lexicon[kind][i] == expected, (code, kind, i)
+    for code in ("en", "fr", "ar", "hi", "zh"):
+        assert not syn._language(on, code).loans
+        assert list(syn._language(on, code).forms) == list(syn._language(off, code).forms), code
+    # In Perso-Arabic script a loan is ar's written word with ur's code points for four letters.
+    ur, spelling = syn._language(on, "ur"), str.maketrans({"ك": "ک", "ي": "ی", "ى": "ی", "ه": "ہ"})
+    loaned = np.flatnonzero(ur.loans["noun"])
+    assert all(ur.forms[ur.o_noun + 2 * i] == ar.forms[ar.o_noun + 2 * i].translate(spelling) for i in loaned)
+    # So ur shares written words with ar, and sw more with tr (shared loans in Latin script), all true cognates.
+    cfg, plain_cfg = SyntheticCorpusConfig(p_arabic_loan=0.3), SyntheticCorpusConfig()
+    for a, b, gain in (("ur", "ar", 15), ("fa", "ar", 10), ("sw", "tr", 10)):
+        with_loans, without = syn.shared_word_forms(cfg, a, b), syn.shared_word_forms(plain_cfg, a, b)
+        assert with_loans["true_cognates"] >= without["true_cognates"] + gain, (a, b, with_loans, without)
+        assert with_loans["false_friends"] <= 2, (a, b, with_loans)
+    assert syn.shared_word_forms(cfg, "sw", "ar")["true_cognates"] == 0  # Latin against Arabic script
+    assert 0.22 < describe_language(cfg, "ur")["arabic_loans"] < 0.38
+    assert describe_language(cfg, "en")["arabic_loans"] == describe_language(plain_cfg, "ur")["arabic_loans"] == 0
+
+
 def test_coined_words_are_new_words():
     # A language's coinages reuse no proto-word and no other word of the same language (no homonyms from
     # coinage); what remains are rare sound-change mergers.

@@ -84,6 +84,12 @@ class SyntheticCorpusConfig:
     subgroups: bool = False
     subgroup_cognate_p: float = 0.9  # P(a member keeps its subgroup's word rather than coining a new one)
     subgroup_sound_change_p: float = 0.03  # P(a phoneme is replaced, member-wide, in its subgroup's words)
+    # P(a content concept (noun, verb, adjective) of a language with a large Arabic loanword layer
+    # (ARABIC_BORROWERS: fa, ur, ps, sd, ug, ku, tr, az, uz, sw, ha, so) is the Arabic word: ar's form,
+    # drawn independently per language and concept. Perso-Arabic-script borrowers keep its Arabic spelling
+    # (their own kaf, yeh, heh), the others write its sounds in their script. Dictionary estimates of the
+    # Arabic share run from about a fifth to a half of the vocabulary (Persian, Urdu, Swahili). 0 = off.
+    p_arabic_loan: float = 0.0
     shared_word_order: bool = False  # all languages: SVO, adjective before noun, prepositions, particles before heads
     anchors: bool = True  # digits and Latin-script proper names identical in every language
     scripts: bool = True  # own scripts and spacing; False = every language in Latin script with spaces
@@ -120,7 +126,7 @@ def _validate(cfg: Any) -> None:
         bad("zipf_exponent", "must be >= 0")
     for name in ("p_on_topic", "p_second_clause", "p_name_subject", "p_plural", "p_number", "p_adjective",
                  "p_place", "p_doc_topic", "p_code_switch", "p_romanized", "global_share", "cognate_p",
-                 "sound_change_p", "subgroup_cognate_p", "subgroup_sound_change_p"):
+                 "sound_change_p", "subgroup_cognate_p", "subgroup_sound_change_p", "p_arabic_loan"):
         if not 0.0 <= getattr(cfg, name) <= 1.0:
             bad(name, "a probability in [0, 1]")
     if cfg.total_sentences < 0:
@@ -244,6 +250,20 @@ SUBGROUPS: dict[str, tuple[str, ...]] = {
     "east_south_slavic": ("bg", "mk"), "low_franconian": ("nl", "af"),
 }
 _SUBGROUP_OF = {code: group for group, members in SUBGROUPS.items() for code in members}
+
+# Languages with a large Arabic loanword layer (Islam, trade and Persian as the carriers): Persian, Urdu,
+# Pashto, Sindhi, Uyghur and Kurdish in the Iranian and Indo-Aryan world; Turkish, Azerbaijani and Uzbek
+# (Ottoman and Chagatai); Swahili, Hausa and Somali in Africa. With p_arabic_loan > 0 each takes ar's word for
+# a share of its content concepts, so that ur and sw (XLM-7's low-resource pair) meet their source when ar
+# joins (XLM-15) and share loans with tr in Latin script.
+ARABIC_SOURCE = "ar"
+ARABIC_BORROWERS = ("fa", "ur", "ps", "sd", "ug", "ku", "tr", "az", "uz", "sw", "ha", "so")
+# Perso-Arabic script keeps an Arabic loan's spelling, with the borrower's own code points for the letters
+# its standard writes differently: keheh for kaf, Farsi yeh for yeh and alef maksura, Urdu's heh goal.
+_ARABIC_SPELLING_IN = {
+    "persian": str.maketrans({"ك": "ک", "ي": "ی", "ى": "ی"}),
+    "urdu": str.maketrans({"ك": "ک", "ي": "ی", "ى": "ی", "ه": "ہ"}),
+}
 
 
 def _language_type(code: str) -> LanguageType:
@@ -688,8 +708,17 @@ class _Language:
                 r = _rng(cfg.seed, "lang", t.base, "member", "lexicon", kind)
                 lex[kind] = [changed(w) if r.random_sample() < cfg.subgroup_cognate_p
                              else _fresh_word(r, len(w), coda_p, taken) for w in words]
+        # Arabic loans replace the word for a share of the content concepts (after the subgroup step: a
+        # member borrows on its own). ar is no borrower, so building it here does not recurse.
+        loans = {}
+        if cfg.p_arabic_loan > 0 and t.base in ARABIC_BORROWERS:
+            source = _language(key, ARABIC_SOURCE).lexicon
+            for kind in ("noun", "verb", "adj"):
+                loans[kind] = _rng(cfg.seed, "loan", t.base, kind).random_sample(len(lex[kind])) < cfg.p_arabic_loan
+                lex[kind] = [source[kind][i] if loan else w for i, (w, loan) in enumerate(zip(lex[kind], loans[kind]))]
         self.subgroup = group
         self.lexicon = lex
+        self.loans = loans  # {kind: (n,) bool, True = the Arabic word}; empty without loans
         fw = dict(zip(_FUNCTION_WORDS, lex["func"]))
 
         script = t.script if cfg.scripts else "latin_standard"  # one spelling for every language
@@ -705,16 +734,27 @@ class _Language:
             forms.extend(items)
             return len(forms) - len(items)
 
+        arabic_spelling = _ARABIC_SPELLING_IN.get(script) if loans else None
+        if arabic_spelling is not None:
+            source_writer = _Writer(_language_type(ARABIC_SOURCE).script, _rng(cfg.seed, "ortho", ARABIC_SOURCE))
+
+        def write(kind: str, i: int, suffix: Word = ()) -> str:
+            """Concept i of `kind` with `suffix`; an Arabic loan in Perso-Arabic script keeps its source
+            spelling for the stem (these alphabets write letter by letter, so stem and suffix concatenate)."""
+            if arabic_spelling is not None and loans[kind][i]:
+                return source_writer.form(lex[kind][i]).translate(arabic_spelling) + writer.form((), suffix)
+            return writer.form(lex[kind][i], suffix)
+
         pl_suf = fw["plural"] if self.pl_suffix else ()
-        self.o_noun = section([writer.form(w, suf) for w in lex["noun"] for suf in ((), pl_suf)])
+        self.o_noun = section([write("noun", i, suf) for i in range(len(lex["noun"])) for suf in ((), pl_suf)])
         verbs = []
-        for w in lex["verb"]:
+        for i in range(len(lex["verb"])):
             for tense in range(3):
                 t_suf = (fw["past"], fw["future"])[tense - 1] if (tense and self.tense_suffix) else ()
                 for agr in range(2):
-                    verbs.append(writer.form(w, t_suf + (fw["agree"] if agr and self.agree else ())))
+                    verbs.append(write("verb", i, t_suf + (fw["agree"] if agr and self.agree else ())))
         self.o_verb = section(verbs)
-        self.o_adj = section([writer.form(w) for w in lex["adj"]])
+        self.o_adj = section([write("adj", i) for i in range(len(lex["adj"]))])
         self.o_place = section([writer.form(w) for w in lex["place"]])
         if cfg.anchors:  # the same Latin-script names in every language
             names = [_capitalize(_latin_standard(w)) for w in _global_proto(key)["name"]]
@@ -992,7 +1032,9 @@ def describe_language(cfg: SyntheticCorpusConfig, code: str) -> dict[str, Any]:
             "order": lang.order, "adj_after": lang.adj_after, "postpositions": lang.adp_post,
             "spaced": lang.spaced, "articles": lang.has_art, "plural": "suffix" if lang.pl_suffix else "particle",
             "tense": "suffix" if lang.tense_suffix else "particle", "agreement": lang.agree,
-            "object_marker": lang.has_obj, "morphology": t.morph}
+            "object_marker": lang.has_obj, "morphology": t.morph,
+            # share of its nouns, verbs and adjectives that are Arabic loans (p_arabic_loan)
+            "arabic_loans": float(np.concatenate(list(lang.loans.values())).mean()) if lang.loans else 0.0}
 
 
 def shared_word_forms(cfg: SyntheticCorpusConfig, a: str, b: str) -> dict[str, int]:
