@@ -319,9 +319,10 @@ def test_languages_outside_subgroups_do_not_change_with_them():
 def test_arabic_loans_take_ars_word_for_a_share_of_each_borrowers_concepts():
     # p_arabic_loan: each borrower (syn.ARABIC_BORROWERS) takes ar's word for about that share of its nouns, verbs
     # and adjectives; ur (Perso-Arabic script) keeps the Arabic spelling with its own kaf, yeh and heh, sw writes
-    # the sounds in Latin. Every other language, and every language at p = 0, is untouched.
+    # the sounds in Latin. Every other language is untouched, and at p = 0 nobody borrows.
     on, off = syn._key(SyntheticCorpusConfig(p_arabic_loan=0.3)), syn._key(SyntheticCorpusConfig())
     ar = syn._language(on, "ar")
+    assert not syn._language(off, "ur").loans and not syn._language(off, "sw").loans
     for code in ("ur", "sw", "tr"):
         lang, plain = syn._language(on, code), syn._language(off, code)
         loans = np.concatenate([lang.loans[k] for k in ("noun", "verb", "adj")])
