@@ -85,10 +85,10 @@ class SyntheticCorpusConfig:
     subgroup_cognate_p: float = 0.9  # P(a member keeps its subgroup's word rather than coining a new one)
     subgroup_sound_change_p: float = 0.03  # P(a phoneme is replaced, member-wide, in its subgroup's words)
     # P(a content concept (noun, verb, adjective) of a language with a large Arabic loanword layer
-    # (ARABIC_BORROWERS: fa, ur, ps, sd, ug, ku, tr, az, uz, sw, ha, so) is the Arabic word: ar's form,
-    # drawn independently per language and concept. Perso-Arabic-script borrowers keep its Arabic spelling
-    # (their own kaf, yeh, heh), the others write its sounds in their script. Dictionary estimates of the
-    # Arabic share run from about a fifth to a half of the vocabulary (Persian, Urdu, Swahili). 0 = off.
+    # (ARABIC_BORROWERS) is the Arabic word: ar's form, drawn independently per language and concept.
+    # Perso-Arabic-script borrowers keep its Arabic spelling (their own kaf, yeh, heh), the others write its
+    # sounds in their script. Dictionary estimates of the Arabic share run from about a fifth to a half of
+    # the vocabulary (Persian, Urdu, Swahili). 0 = off.
     p_arabic_loan: float = 0.0
     shared_word_order: bool = False  # all languages: SVO, adjective before noun, prepositions, particles before heads
     anchors: bool = True  # digits and Latin-script proper names identical in every language
@@ -734,9 +734,10 @@ class _Language:
             forms.extend(items)
             return len(forms) - len(items)
 
+        self.writer = writer
         arabic_spelling = _ARABIC_SPELLING_IN.get(script) if loans else None
         if arabic_spelling is not None:
-            source_writer = _Writer(_language_type(ARABIC_SOURCE).script, _rng(cfg.seed, "ortho", ARABIC_SOURCE))
+            source_writer = _language(key, ARABIC_SOURCE).writer
 
         def write(kind: str, i: int, suffix: Word = ()) -> str:
             """Concept i of `kind` with `suffix`; an Arabic loan in Perso-Arabic script keeps its source
