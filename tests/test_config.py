@@ -33,6 +33,14 @@ def test_every_group_option_composes_and_validates(group):
         validate(cfg)  # a GPU is needed only at run time: the gpu trainer's arithmetic validates here too
 
 
+@pytest.mark.parametrize("preset", ["tiny", "mini"])
+def test_cpu_presets_start_at_bases_scales(preset):
+    """XLM-R's N(0, 0.02²) init is base's (H = 768); a CPU preset of width H scales it by √(768 / H), so that its
+    query·key scores and output logits start as base's do (docs/synthetic-corpus.md, "The init scale")."""
+    model = compose_cfg(f"model={preset}").model
+    assert model.init_std == pytest.approx(0.02 * (768 / model.hidden) ** 0.5, abs=0.002)
+
+
 def test_cc100_corpus_needs_a_path(tmp_path):
     with pytest.raises(ConfigError, match="corpus.path") as err:
         validate(compose_cfg("corpus=cc100"))
