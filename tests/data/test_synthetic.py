@@ -288,6 +288,25 @@ def test_false_friends_are_rare_against_true_cognates():
     assert counts["de"]["true_cognates"] > 20 and counts["sw"]["true_cognates"] > 5
 
 
+def test_perso_arabic_alphabets_write_one_sound_with_one_letter():
+    # Urdu's alphabet is Persian's with letters of its own for /h/ (heh goal) and /e/ (bari ye); Persian and
+    # Arabic differ in the code points of kaf and yeh (and Arabic has no g or e). The same sound is the same
+    # letter, so the three write their inherited (global) words alike: ur shares true cognates with fa and ar
+    # as fa does with ar, and no false friends. (Before: ur spelled o, u and j with letters that are other
+    # sounds in fa and ar, so it shared their letter strings but not one word with either.)
+    cons = {s: syn._split(syn._ALPHABETS[s][0]) for s in ("arabic", "persian", "urdu")}
+    vows = {s: syn._split(syn._ALPHABETS[s][1]) for s in ("arabic", "persian", "urdu")}
+    differ = [syn._CONS[i] for i in range(len(syn._CONS)) if cons["urdu"][i] != cons["persian"][i]]
+    differ += [syn._VOWS[i] for i in range(len(syn._VOWS)) if vows["urdu"][i] != vows["persian"][i]]
+    assert differ == ["h", "e"], differ
+    assert [v for i, v in enumerate(syn._VOWS) if vows["arabic"][i] != vows["persian"][i]] == ["e"]
+    cfg = SyntheticCorpusConfig()
+    fa_ar = syn.shared_word_forms(cfg, "fa", "ar")
+    for other in ("fa", "ar"):
+        pair = syn.shared_word_forms(cfg, "ur", other)
+        assert pair["true_cognates"] >= 0.5 * fa_ar["true_cognates"] > 0 and pair["false_friends"] <= 2, (other, pair)
+
+
 def test_subgroup_members_share_most_words_grammar_and_spelling():
     # With subgroups, mutually intelligible languages (syn.SUBGROUPS) descend from one proto-language below the
     # family: they share most content words, one grammar and one Latin spelling; without (the default) they are
@@ -334,8 +353,8 @@ def test_arabic_loans_take_ars_word_for_a_share_of_each_borrowers_concepts():
     for code in ("en", "fr", "ar", "hi", "zh"):
         assert not syn._language(on, code).loans
         assert list(syn._language(on, code).forms) == list(syn._language(off, code).forms), code
-    # In Perso-Arabic script a loan is ar's written word with ur's code points for four letters.
-    ur, spelling = syn._language(on, "ur"), str.maketrans({"ك": "ک", "ي": "ی", "ى": "ی", "ه": "ہ"})
+    # In Perso-Arabic script a loan is ar's written word with ur's code points for kaf, /j/ and heh.
+    ur, spelling = syn._language(on, "ur"), str.maketrans({"ك": "ک", "ى": "ی", "ه": "ہ"})
     loaned = np.flatnonzero(ur.loans["noun"])
     assert all(ur.forms[ur.o_noun + 2 * i] == ar.forms[ar.o_noun + 2 * i].translate(spelling) for i in loaned)
     # So ur shares written words with ar, and sw more with tr (shared loans in Latin script), all true cognates.

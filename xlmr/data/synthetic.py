@@ -31,7 +31,7 @@ from xlmr.fields import ConfigError
 from .languages import cc100_stats, known_codes
 
 # Bump when the bytes generated for an unchanged config change (cache keys should include it).
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
 
 CONTACT_LANGUAGE = "en"  # the language code-switched text borrows from
 _CHUNK = 2048  # sentences per RNG chunk of a corpus: a smaller corpus is a prefix of a larger one
@@ -258,11 +258,13 @@ _SUBGROUP_OF = {code: group for group, members in SUBGROUPS.items() for code in 
 # joins (XLM-15) and share loans with tr in Latin script.
 ARABIC_SOURCE = "ar"
 ARABIC_BORROWERS = ("fa", "ur", "ps", "sd", "ug", "ku", "tr", "az", "uz", "sw", "ha", "so")
-# Perso-Arabic script keeps an Arabic loan's spelling, with the borrower's own code points for the letters
-# its standard writes differently: keheh for kaf, Farsi yeh for yeh and alef maksura, Urdu's heh goal.
+# Perso-Arabic script keeps an Arabic loan's spelling, with the borrower's own code points where its standard
+# writes the same letter differently: keheh for kaf, Farsi yeh for /j/ (ar's alef maksura here), Urdu's heh
+# goal. Each maps one sound to the borrower's letter for that sound (ar's yeh, /i/ here, is already the
+# borrowers' /i/); letters the borrower's own words never use (ghain for /g/, ar's /e/) stay, as loans do.
 _ARABIC_SPELLING_IN = {
-    "persian": str.maketrans({"ك": "ک", "ي": "ی", "ى": "ی"}),
-    "urdu": str.maketrans({"ك": "ک", "ي": "ی", "ى": "ی", "ه": "ہ"}),
+    "persian": str.maketrans({"ك": "ک", "ى": "ی"}),
+    "urdu": str.maketrans({"ك": "ک", "ى": "ی", "ه": "ہ"}),
 }
 
 
@@ -491,7 +493,10 @@ _ALPHABETS = {
                {"כ": "ך", "מ": "ם", "נ": "ן", "פ": "ף", "צ": "ץ"}),
     "arabic": ("پ ت ك ب د غ م ن س ز ف ڤ ل ر ه ى ۋ ش", "ا ې ي ۆ و", None),
     "persian": ("پ ت ک ب د گ م ن س ز ف ڤ ل ر ه ی ۋ ش", "ا ە ي ۆ و", None),
-    "urdu": ("پ ت ک ب د گ م ن س ز ف ڤ ل ر ہ ي ۏ ش", "ا ے ی و ۇ", None),
+    # Urdu's alphabet is the Persian one with a few letters of its own, among them heh goal (ہ) and bari ye
+    # (ے), its letters for /h/ and /e/ here. The same sound is the same letter in both, so Urdu, Persian (and,
+    # up to the code points of kaf and yeh, Arabic) write their shared words alike.
+    "urdu": ("پ ت ک ب د گ م ن س ز ف ڤ ل ر ہ ی ۋ ش", "ا ے ي ۆ و", None),
 }
 _LATIN = ("p", "t", "k", "b", "d", "g", "m", "n", "s", "z", "f", "v", "l", "r", "h", "y", "w", "sh")
 _LATIN_J = ("y", "j", "y")
