@@ -4,7 +4,7 @@ One row per (run, language, metric). Columns, in order:
 
     sweep, run, run_dir, status, lang, is_group, metric, value,
     <every key of result.json's `knobs`, flattened>,
-    params_total, params_non_embedding, tokens_seen
+    params_total, params_non_embedding, tokens_seen, data_key
 
 Group rows (the paper's `high` = mean(en, fr), `low` = mean(sw, ur), `all`) carry the group name in
 `lang` and `is_group = True`. Only finished runs (`status == "done"`) become rows; every other run
@@ -40,7 +40,8 @@ GROUPS = ("high", "low", "all")
 # the paper's groups (as in the run record); "all": every language the rows have
 GROUP_MEMBERS: dict[str, tuple[str, ...]] = {"high": ("en", "fr"), "low": ("sw", "ur"), "all": ()}
 ID_COLUMNS = ["sweep", "run", "run_dir", "status", "lang", "is_group", "metric", "value"]
-EXTRA_COLUMNS = ["params_total", "params_non_embedding", "tokens_seen"]
+EXTRA_COLUMNS = ["params_total", "params_non_embedding", "tokens_seen", "data_key"]
+NUMERIC_EXTRA_COLUMNS = ("params_total", "params_non_embedding", "tokens_seen")
 NON_KNOB_COLUMNS = frozenset(ID_COLUMNS + EXTRA_COLUMNS)
 # Keys a finished run's result.json must have (docs/run-record.md).
 REQUIRED_KEYS = ("status", "sweep", "run", "knobs", "params", "tokens_seen", "languages", "groups")
@@ -160,7 +161,7 @@ def record_rows(record: Mapping[str, Any], run_dir: str) -> list[dict[str, Any]]
     knobs = {knob_column(k): _scalar(v) for k, v in recorded.items()}
     extra = {"params_total": _number(record["params"]["total"], "params.total"),
              "params_non_embedding": _number(record["params"]["non_embedding"], "params.non_embedding"),
-             "tokens_seen": _number(record["tokens_seen"], "tokens_seen")}
+             "tokens_seen": _number(record["tokens_seen"], "tokens_seen"), "data_key": data_key(record)}
     rows = []
     for section, is_group in (("languages", False), ("groups", True)):
         for lang, metrics in record[section].items():
@@ -168,6 +169,34 @@ def record_rows(record: Mapping[str, Any], run_dir: str) -> list[dict[str, Any]]
                 rows.append({**base, "lang": str(lang), "is_group": is_group, "metric": str(metric),
                              "value": _number(value, f"{section}.{lang}.{metric}"), **knobs, **extra})
     return rows
+
+
+def data_key(record: Mapping[str, Any]) -> str | None:
+    """The run's training data fingerprint: its shards artifact's cache key (which covers the corpus, its
+    generator version and the tokenizer), or None for records without one (W&B summaries, older records)."""
+    artifacts = record.get("artifacts")
+    shards = artifacts.get("shards") if isinstance(artifacts, Mapping) else None
+    key = shards.get("key") if isinstance(shards, Mapping) else None
+    return str(key) if key else None
+
+
+def mixed_data_lines(df: pd.DataFrame) -> list[str]:
+    """One line per configuration (all knobs equal but `seed`) whose runs were trained on different data:
+    the code that generates or tokenizes the corpus changed between them (e.g. GENERATOR_VERSION), and the
+    table and figures would otherwise average them as seeds of one condition."""
+    if df.empty or "data_key" not in df.columns or df["data_key"].isna().all():
+        return []
+    keys = [c for c in knob_columns(df) if c != "seed"]
+    runs = df.drop_duplicates("run_dir").dropna(subset=["data_key"])
+    lines = []
+    for _, group in runs.groupby(keys or ["sweep"], dropna=False, sort=False):
+        if group["data_key"].nunique() > 1:
+            which = "; ".join(f"data {str(key)[:12]}: {len(dirs)} run(s), e.g. {dirs.iloc[0]}"
+                              for key, dirs in group.groupby("data_key")["run_dir"])
+            lines.append(f"runs of one configuration were trained on different data ({which}): the corpus "
+                         "generator or tokenizer changed between them. Re-run the older ones with force=true, "
+                         "or analyse them apart")
+    return lines
 
 
 def read_run(run_dir: str | Path) -> list[dict[str, Any]]:
@@ -193,7 +222,7 @@ def rows_to_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
     df = pd.DataFrame(rows, columns=columns)
     df["is_group"] = df["is_group"].astype(bool)
     df["value"] = pd.to_numeric(df["value"], errors="coerce").astype(float)
-    for col in EXTRA_COLUMNS:
+    for col in NUMERIC_EXTRA_COLUMNS:
         df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
     return df.reset_index(drop=True)
 
@@ -217,9 +246,12 @@ def collect_runs(roots: Sequence[str | Path], *, warn: bool = True) -> tuple[pd.
             rows.extend(read_run(run_dir))
         except RunRecordError as err:
             skipped.append(Skipped(run_dir, str(err)))
+    df = rows_to_table(rows)
     if warn:
         warn_skipped(skipped)
-    return rows_to_table(rows), skipped
+        for line in mixed_data_lines(df):
+            print(f"warning: {line}", file=sys.stderr)
+    return df, skipped
 
 
 # ---------------------------------------------------------------------------------------------- helpers on the table

@@ -6,6 +6,7 @@ import json
 import math
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -120,6 +121,29 @@ def test_knobs_added_later_get_the_value_older_runs_used(tmp_path, fake):
     assert norm["old"] == "post" and norm["new"] == "post" and norm.isna()["odd"]
     # synthetic-corpus knobs are filled only where the record has the corpus' other knobs
     assert "corpus.subgroups" not in df.columns
+
+
+def test_runs_of_one_configuration_on_different_data_are_named_not_merged_silently(tmp_path, fake, capsys):
+    # data_key is the shards artifact's cache key (corpus, generator version, tokenizer). Seeds of one
+    # configuration share it; when the generator changed between them the table says so, in one line.
+    def run(name: str, seed: int, key: str | None, **over: Any) -> None:
+        record = fake.result("s", name, fake.knobs(seed=seed, **over))
+        if key is not None:
+            record["artifacts"] = {"tokenizer": {"key": "t" + key}, "shards": {"key": key}}
+        fake.write_run(tmp_path, "s", name, record)
+
+    run("old0", 0, "aaaa1111"), run("old1", 1, "aaaa1111"), run("new2", 2, "bbbb2222")
+    run("other", 0, "cccc3333", alpha=0.7)  # another configuration: its own data, no warning
+    run("unrecorded", 3, None)  # a record without artifacts: no key, never flagged
+    df, _ = collect.collect_runs([tmp_path])
+    keys = df.drop_duplicates("run").set_index("run")["data_key"]
+    assert pd.isna(keys["unrecorded"]) and keys.drop("unrecorded").to_dict() == {
+        "old0": "aaaa1111", "old1": "aaaa1111", "new2": "bbbb2222", "other": "cccc3333"}
+    lines = collect.mixed_data_lines(df)
+    assert len(lines) == 1 and "data aaaa1111: 2 run(s)" in lines[0] and "data bbbb2222: 1 run(s)" in lines[0]
+    assert "new2" in lines[0] and "force=true" in lines[0]
+    assert capsys.readouterr().err.count("different data") == 1
+    assert collect.mixed_data_lines(df[df["run"] != "new2"]) == []
 
 
 def test_write_table_roundtrip(table, tmp_path):
