@@ -2,6 +2,7 @@
 
 import csv
 import json
+import logging
 import math
 import re
 from pathlib import Path
@@ -11,7 +12,9 @@ import pytorch_lightning as pl
 
 from _shared import TINY, compose_cfg, run_train, tiny_cfg
 from xlmr.config import ConfigError
-from xlmr.run import read_result, run
+from xlmr.data.pipeline import SHARDS_VERSION, TOKENIZER_VERSION
+from xlmr.data.synthetic import GENERATOR_VERSION
+from xlmr.run import read_result, run, stale_data_note
 
 
 class CrashAt(pl.Callback):
@@ -119,6 +122,30 @@ def test_finished_run_is_skipped(finished):
     cfg, run_dir, result = finished
     again = run(cfg, run_dir, "test", "uninterrupted")
     assert again["outcome"] == "skipped" and again["languages"] == result["languages"]
+
+
+def test_a_finished_run_on_older_data_code_is_skipped_with_a_line_saying_so(finished, tmp_path, caplog):
+    # The record carries the versions of the code that made its data; a run finished by an older corpus
+    # generator is still skipped (its results are kept), but its skip line names the change and force=true.
+    cfg, _, result = finished
+    assert result["data_versions"] == {"tokenizer": TOKENIZER_VERSION, "shards": SHARDS_VERSION,
+                                       "generator": GENERATOR_VERSION}
+    for name, versions in (("today", result["data_versions"]), ("older", {**result["data_versions"], "generator": 2}),
+                           ("unversioned", None)):
+        record = {k: v for k, v in result.items() if k != "data_versions"}
+        if versions is not None:
+            record["data_versions"] = versions
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "result.json").write_text(json.dumps(record, default=str))
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="xlmr"):
+            assert run(cfg, tmp_path / name, "test", name)["outcome"] == "skipped"
+        line = [r.getMessage() for r in caplog.records if "finished already" in r.getMessage()]
+        assert len(line) == 1 and "force=true" in line[0], line
+        old = {"today": None, "older": "generator v2", "unversioned": "generator v3"}[name]
+        assert (f"older code ({old} → v{GENERATOR_VERSION})" in line[0]) if old else "older code" not in line[0]
+    assert stale_data_note({"tokenizer": 1, "shards": 1}, {"tokenizer": 1, "shards": 1}) == ""  # CC-100: no generator
+    assert stale_data_note(None, {"tokenizer": 1, "shards": 1}) == ""
 
 
 def test_vocab_too_large_fails_cleanly_and_leaves_no_artifact(cache, tmp_path):

@@ -57,6 +57,9 @@ class RunRecord:
     languages: dict[str, dict[str, float]] = field(default_factory=dict)  # lang → metric → value
     groups: dict[str, dict[str, float]] = field(default_factory=dict)  # high, low, all → metric → value
     artifacts: dict[str, dict[str, Any]] = field(default_factory=dict)  # stage → key, path, built_now
+    # the versions of the code that made its data: the synthetic generator's (GENERATOR_VERSION) and the
+    # tokenizer and shards stages'; a finished run whose versions differ from today's says so when skipped
+    data_versions: dict[str, int] = field(default_factory=dict)
     count_unit: str = "sentences"  # the unit of n_i in sampling.tsv
     unseen_langs: list[str] = field(default_factory=list)
     downstream: dict[str, Any] = field(default_factory=dict)  # budgets and timings of transfer, retrieval

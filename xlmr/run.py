@@ -112,10 +112,35 @@ def run(cfg: DictConfig | Config, run_dir: Path, sweep: str, run_name: str, call
             lock.release()
 
 
+def data_versions(cfg: Config) -> dict[str, int]:
+    """The versions of the code that makes this config's data (recorded; compared when a run is skipped)."""
+    from xlmr.data.pipeline import SHARDS_VERSION, TOKENIZER_VERSION
+
+    versions = {"tokenizer": TOKENIZER_VERSION, "shards": SHARDS_VERSION}
+    if cfg.corpus.name == "synthetic":
+        from xlmr.data.synthetic import GENERATOR_VERSION
+
+        versions["generator"] = GENERATOR_VERSION
+    return versions
+
+
+def stale_data_note(recorded: dict[str, Any] | None, current: dict[str, int]) -> str:
+    """'' when a finished run's data came from the code that would make them today; else which stages
+    changed (e.g. "generator v3 → v4"), for its skip line. A record without `data_versions` was written
+    before runs recorded them (2026-11-27): synthetic generator v3 or older, tokenizer and shards v1."""
+    if recorded is None:
+        recorded = {"tokenizer": 1, "shards": 1, "generator": 3}
+    changed = [f"{stage} v{recorded.get(stage, '?')} → v{version}" for stage, version in current.items()
+               if recorded.get(stage) != version]
+    return ", ".join(changed)
+
+
 def _finished(run_dir: Path, cfg: Config) -> dict[str, Any] | None:
     previous = read_result(run_dir)
     if previous and previous.get("status") == "done" and not cfg.force:
-        say(f"[run] {run_dir}: finished already (status done) — skipped; force=true re-runs it")
+        stale = stale_data_note(previous.get("data_versions"), data_versions(cfg))
+        say(f"[run] {run_dir}: finished already (status done) — skipped"
+            + (f", although its data were made by older code ({stale})" if stale else "") + "; force=true re-runs it")
         return {**previous, "outcome": "skipped"}
     return None
 
@@ -134,7 +159,7 @@ def _run_owned(cfg: Config, run_dir: Path, sweep: str, run_name: str, callbacks:
             stale.unlink(missing_ok=True)
     resuming = last_ckpt.exists()
     record = RunRecord(sweep=sweep, run=run_name, knobs=science_knobs(cfg), code_version=code_version(),
-                       owner=_owner(), resumed=resuming)
+                       owner=_owner(), resumed=resuming, data_versions=data_versions(cfg))
     if writer:
         OmegaConf.save(cfg, run_dir / ".config.yaml.tmp", resolve=True)
         os.replace(run_dir / ".config.yaml.tmp", run_dir / "config.yaml")
