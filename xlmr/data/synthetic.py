@@ -494,8 +494,8 @@ _ALPHABETS = {
     "arabic": ("پ ت ك ب د غ م ن س ز ف ڤ ل ر ه ى ۋ ش", "ا ې ي ۆ و", None),
     "persian": ("پ ت ک ب د گ م ن س ز ف ڤ ل ر ه ی ۋ ش", "ا ە ي ۆ و", None),
     # Urdu's alphabet is the Persian one with a few letters of its own, among them heh goal (ہ) and bari ye
-    # (ے), its letters for /h/ and /e/ here. The same sound is the same letter in both, so Urdu, Persian (and,
-    # up to the code points of kaf and yeh, Arabic) write their shared words alike.
+    # (ے), its letters for /h/ and /e/ here. The same sound is the same letter in both, so Urdu, Persian and
+    # Arabic (but for its code points of kaf and yeh and its letters for g and e) write their shared words alike.
     "urdu": ("پ ت ک ب د گ م ن س ز ف ڤ ل ر ہ ی ۋ ش", "ا ے ي ۆ و", None),
 }
 _LATIN = ("p", "t", "k", "b", "d", "g", "m", "n", "s", "z", "f", "v", "l", "r", "h", "y", "w", "sh")
