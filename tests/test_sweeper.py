@@ -1,12 +1,24 @@
-"""The sweeper's fast per-job configs (one Hydra composition per choice of config groups) equal Hydra's own."""
+"""The sweeper's fast per-job configs (one Hydra composition per choice of config groups) equal Hydra's own;
+SIGTERM stops a local_parallel sweep's runs with it."""
 
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
+
+import psutil
+import pytest
 
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf
 
 from hydra_plugins.xlmr_sweeper.xlmr_sweeper import JobConfigs
+from _shared import ROOT, TINY
 from xlmr.config import conf_dir, register_configs, without_hydra
 
 
@@ -30,3 +42,53 @@ def test_fast_job_configs_equal_hydras_composition(tmp_path):
             assert got == OmegaConf.to_container(without_hydra(ref), resolve=True), job
             assert run_dir == Path(ref.hydra.sweep.dir) / str(ref.hydra.sweep.subdir), job
         assert len(fast._bases) == 5  # the two model=base jobs shared one composition
+
+
+def _seed_dirs(runs: Path) -> "dict[str, Path]":
+    """{"seed=0": its run directory, ...}: the run names carry every override of the command line."""
+    return {part: d for d in runs.glob("*seed=*") for part in d.name.split(",") if part.startswith("seed=")}
+
+
+def _training(run_dir: Path) -> bool:
+    return (run_dir / "checkpoints" / "last.ckpt").exists()  # TINY checkpoints every 4 steps
+
+
+@pytest.mark.parametrize("stop", ["SIGTERM to the sweep", "Ctrl-C"])
+def test_a_stopped_parallel_sweep_interrupts_its_runs_and_leaves_no_worker(tmp_path, stop):
+    """`kill <sweep pid>` once left joblib's workers training their runs to the end (hours) with no parent,
+    and Ctrl-C ended in a traceback. Now each run in flight is interrupted and recorded as such, the sweep
+    prints its summary and exits 128 + the signal, and no worker is left."""
+    runs = tmp_path / "runs" / "default"
+    sweep = subprocess.Popen(
+        [sys.executable, str(ROOT / "train.py"), "-m", *TINY, "seed=0,1,2", "train.max_steps=100000",
+         "trainer.accelerator=cpu", "hydra/launcher=local_parallel", "hydra.launcher.n_jobs=2",
+         f"paths.runs_dir={tmp_path}/runs", f"paths.cache_dir={tmp_path}/cache"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        env={**os.environ, "HYDRA_FULL_ERROR": "0", "WANDB_SILENT": "true"})
+    try:
+        deadline = time.time() + 300
+        while sum(_training(d) for d in _seed_dirs(runs).values()) < 2:  # both workers are into training
+            assert sweep.poll() is None and time.time() < deadline, "the sweep ended or never started training"
+            time.sleep(1)
+        workers = [p for p in psutil.Process(sweep.pid).children() if "popen_loky" in " ".join(p.cmdline())]
+        assert len(workers) == 2
+        if stop == "Ctrl-C":  # the terminal signals the whole foreground process group
+            os.killpg(sweep.pid, signal.SIGINT)
+        else:
+            sweep.send_signal(signal.SIGTERM)
+        out, _ = sweep.communicate(timeout=180)
+    finally:
+        if sweep.poll() is None:
+            os.killpg(sweep.pid, signal.SIGKILL)
+    signum = signal.SIGINT if stop == "Ctrl-C" else signal.SIGTERM
+    assert sweep.returncode == 128 + signum, out[-3000:]
+    _, alive = psutil.wait_procs(workers, timeout=30)
+    assert not alive, [p.cmdline() for p in alive]
+    records = {seed: json.loads((d / "result.json").read_text()) for seed, d in _seed_dirs(runs).items()
+               if (d / "result.json").exists()}
+    assert set(records) == {"seed=0", "seed=1"}, out[-3000:]  # seed=2 waited for a free worker: never started
+    assert all(r["status"] == "interrupted" and "Ctrl-C" in r["error"] for r in records.values()), records
+    name = "Ctrl-C" if stop == "Ctrl-C" else "SIGTERM"
+    assert f"[sweep] stopped by {name}: the runs in flight were interrupted; the same command resumes them" in out
+    assert re.search(r"stopped +\S*seed=2\S*  — not started", out) and "2 interrupted" in out, out[-3000:]
+    assert "Traceback" not in out, out[-3000:]

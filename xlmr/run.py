@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -174,7 +175,8 @@ def _run_owned(cfg: Config, run_dir: Path, sweep: str, run_name: str, callbacks:
         # Lightning turns a Ctrl-C during fit into sys.exit(1) raised while handling the KeyboardInterrupt
         by_user = isinstance(err, KeyboardInterrupt) or isinstance(err.__context__, KeyboardInterrupt)
         requeued = isinstance(err, SystemExit) and err.code == REQUEUE_EXIT
-        record.update(status="interrupted", error="stopped by the user (Ctrl-C); re-running resumes it" if by_user
+        record.update(status="interrupted",
+                      error="stopped by the user (Ctrl-C, or SIGTERM to its sweep); re-running resumes it" if by_user
                       else f"requeued after signal (exit {err.code})" if requeued else f"exited (code {err.code})")
         if by_user:  # a requeue leaves W&B alone: submitit's exit path and the next job continue the same run
             _finish_wandb_run()
@@ -408,6 +410,14 @@ def runs_share_terminal(launcher_target: str) -> bool:
     return "joblib" in launcher_target.lower()
 
 
+def _sigterm_as_ctrl_c(signum: int, frame: Any) -> None:
+    """In a local_parallel sweep's worker, SIGTERM (passed on by the stopped sweep, or `kill` of its process
+    group) stops the run as Ctrl-C does: recorded as interrupted, resumable. The first one only; Lightning
+    ignores further Ctrl-Cs while it shuts down."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    os.kill(os.getpid(), signal.SIGINT)
+
+
 def run_from_hydra(cfg: DictConfig) -> dict[str, str]:
     """Entry point of train.py's task function: run dir and names come from Hydra's runtime config.
 
@@ -419,13 +429,19 @@ def run_from_hydra(cfg: DictConfig) -> dict[str, str]:
     hc = HydraConfig.get()
     run_dir = Path(hc.runtime.output_dir)
     multirun = hc.mode == RunMode.MULTIRUN
-    if multirun and runs_share_terminal(str(hc.launcher.get("_target_", ""))):
+    in_worker = multirun and runs_share_terminal(str(hc.launcher.get("_target_", "")))
+    if in_worker:
         share_terminal(run_dir.name)
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, _sigterm_as_ctrl_c)
     try:
         record = run(cfg, run_dir, sweep=cfg.name, run_name=run_dir.name)
     except (KeyboardInterrupt, SystemExit) as err:
         if isinstance(err, KeyboardInterrupt) or isinstance(err.__context__, KeyboardInterrupt):
             print(f"interrupted: {run_dir} (recorded; the same command resumes it)", file=sys.stderr)
+            if in_worker:  # a joblib worker would take the sweep's next run: end the process (the record is written)
+                sys.stdout.flush(), sys.stderr.flush()
+                os._exit(130)
             raise SystemExit(130) from None
         raise
     except ConfigError as err:

@@ -18,6 +18,7 @@ import copy
 import logging
 import os
 import shutil
+import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -54,6 +55,7 @@ class XlmrSweeper(BasicSweeper):
     def sweep(self, arguments: List[str]) -> Any:
         from xlmr.config import ConfigError, typed, validate
         from xlmr.plan import format_plan, plan_row
+        from xlmr.run import read_result, runs_share_terminal
 
         assert self.config is not None and self.launcher is not None and self.hydra_context is not None
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
@@ -105,7 +107,7 @@ class XlmrSweeper(BasicSweeper):
         invocation = sweep_dir / f"multirun.{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.yaml"
         OmegaConf.save(self.config, invocation)
         shutil.copyfile(invocation, sweep_dir / "multirun.yaml")
-        returns, initial_job_idx, launch_error = [], 0, None
+        returns, initial_job_idx, launch_error, stopped_by = [], 0, None, None
         # Runs one after another in this process: run k of N and the time left. Printed, not logged: Hydra's
         # logging still points at the previous run's train.log between runs.
         in_process = isinstance(self.launcher, BasicLauncher)
@@ -126,24 +128,32 @@ class XlmrSweeper(BasicSweeper):
                         sys.stdout.flush()
                         clock.after(_outcome(results[-1], Path(row["run_dir"]))[0])
                 else:
-                    with _quiet(logging.getLogger(JOBLIB_LOGGER)):  # its job list repeats the plan printed above
+                    with _quiet(logging.getLogger(JOBLIB_LOGGER)), _runs_stop_with_the_sweep(
+                            enabled=runs_share_terminal(str(self.config.hydra.launcher.get("_target_", "")))):
                         results = self.launcher.launch(batch, initial_job_idx=initial_job_idx)
+            except SweepStopped as stop:
+                launch_error, stopped_by = str(stop), stop.signum
+                returns.append([None] * len(batch))
+                break
             except Exception as err:  # e.g. a job killed by Slurm: report what the run dirs say
                 launch_error = f"{type(err).__name__}: {str(err).strip().splitlines()[-1] if str(err).strip() else ''}"
                 results = [*results, *[None] * (len(batch) - len(results))] if in_process else [None] * len(batch)
             initial_job_idx += len(batch)
             returns.append(results)
         launched = iter(r for rs in returns for r in rs)
-        outcomes = [held[row["run_dir"]] if row["run_dir"] in held else _outcome(next(launched), Path(row["run_dir"]))
-                    for row in rows]
+        outcomes = [held[row["run_dir"]] if row["run_dir"] in held
+                    else _outcome(next(launched, None), Path(row["run_dir"])) for row in rows]
+        if stopped_by:  # runs the pool had not started yet
+            outcomes = [("stopped", "not started") if o == ("failed", "") and read_result(Path(row["run_dir"])) is None
+                        else o for row, o in zip(rows, outcomes)]
         print(_summary(rows, outcomes))
         if any(o[0] in ("submitted", "queued") for o in outcomes):
             print(f"follow them: python -m analysis status {sweep_dir}; re-running this command submits only "
                   "what is neither finished nor queued")
         if launch_error:
-            print(f"launcher error: {launch_error}", file=sys.stderr)
+            print(f"[sweep] {launch_error}" if stopped_by else f"launcher error: {launch_error}", file=sys.stderr)
         if launch_error or any(o[0] not in OK_OUTCOMES for o in outcomes):
-            sys.exit(1)
+            sys.exit(128 + stopped_by if stopped_by else 1)
         return returns
 
 
@@ -174,6 +184,74 @@ class SweepClock:
     def after(self, outcome: str) -> None:
         if outcome in self.TRAINED:
             self.trained_s.append(time.perf_counter() - self._t0)
+
+
+class SweepStopped(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM reached a sweep whose runs train in worker processes (hydra/launcher=local_parallel)."""
+
+    def __init__(self, signum: int, message: str):
+        super().__init__(message)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def _runs_stop_with_the_sweep(enabled: bool, grace_s: float = 120.0, nudge_s: float = 10.0) -> Iterator[None]:
+    """Stop a local_parallel sweep's runs with the sweep, on Ctrl-C and on SIGTERM alike.
+
+    joblib tears its pool down (SIGKILL to every worker) as soon as a KeyboardInterrupt reaches it, which
+    can cut a run off before it records that it was interrupted. And SIGTERM (`kill`, `pkill -f "sweep=..."`)
+    reaches this process alone: its default action ends it without a word to the workers, which then train
+    their runs to the end, orphaned (hours, seen). So on either signal this process first lets the workers
+    stop their runs, as Ctrl-C does (recorded as interrupted; xlmr.run ends the worker then, so that it takes
+    no further run): Ctrl-C reached them already (the terminal signals the whole process group), SIGTERM is
+    passed on (a worker takes it as Ctrl-C), and so is a SIGINT that reached this process alone (`kill -INT`,
+    after `nudge_s`). It waits up to `grace_s` for them, then raises SweepStopped: joblib ends the pool and
+    the sweep prints its summary. The resource trackers are not workers: they exit on their own."""
+    if not enabled:
+        yield
+        return
+
+    def on_stop(signum: int, frame: Any) -> None:
+        import psutil
+
+        for sig in (signal.SIGINT, signal.SIGTERM):  # one stop at a time; the finally below restores them
+            signal.signal(sig, signal.SIG_IGN)
+        name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+        workers = [p for p in psutil.Process().children() if not _is_resource_tracker(p)]
+        print(f"[sweep] {name}: stopping the {len(workers)} run(s) in flight", file=sys.stderr, flush=True)
+        if signum != signal.SIGINT:
+            _send(workers, signal.SIGTERM)
+        _, alive = psutil.wait_procs(workers, timeout=nudge_s if signum == signal.SIGINT else grace_s)
+        if alive and signum == signal.SIGINT:
+            _send(alive, signal.SIGTERM)
+            _, alive = psutil.wait_procs(alive, timeout=grace_s)
+        late = f"; {len(alive)} still running after {grace_s:.0f} s were killed" if alive else ""
+        raise SweepStopped(signum, f"stopped by {name}: the runs in flight were interrupted{late}; "
+                           "the same command resumes them")
+
+    previous = {sig: signal.signal(sig, on_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _send(processes: "list[Any]", signum: int) -> None:
+    import psutil
+
+    for process in processes:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.send_signal(signum)
+
+
+def _is_resource_tracker(process: Any) -> bool:
+    import psutil
+
+    try:
+        return "resource_tracker" in " ".join(process.cmdline())
+    except psutil.Error:  # gone already
+        return True
 
 
 @contextlib.contextmanager
