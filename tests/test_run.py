@@ -235,10 +235,10 @@ def test_retrieval_on_the_synthetic_parallel_test_sets(cache, tmp_path, caplog):
     assert re.search(r"English→X retrieval: fr \d\.\d\d, ur \d\.\d\d", caplog.text)  # its stage line names them
 
 
-def test_zero_shot_transfer_lands_in_the_run_record(cache, tmp_path):
+def test_zero_shot_transfer_and_its_translate_train_control_land_in_the_run_record(cache, tmp_path):
     cfg = tiny_cfg(cache, "langs=[en,fr,sw]", "train.max_steps=4", "eval.transfer.enabled=true",
                    "eval.transfer.steps=30", "eval.transfer.max_train_examples=300", "eval.transfer.max_test_examples=60",
-                   "corpus.task_train_examples=300", "corpus.task_test_examples=60")
+                   "corpus.task_train_examples=300", "corpus.task_test_examples=60", "eval.transfer.translate_train=true")
     result = run(cfg, tmp_path / "transfer", "test", "transfer")
     accs = {lang: m["transfer_acc"] for lang, m in result["languages"].items()}
     assert set(accs) == {"en", "fr", "sw"} and all(0 <= a <= 1 for a in accs.values())
@@ -247,6 +247,10 @@ def test_zero_shot_transfer_lands_in_the_run_record(cache, tmp_path):
     bow = result["downstream"]["transfer"]["bow_baseline_acc"]
     assert {lang: m["transfer_bow_acc"] for lang, m in result["languages"].items()} == bow
     assert all(m["transfer_chance"] == pytest.approx(1 / 6) for m in result["languages"].values())
+    control = {lang: m["translate_train_acc"] for lang, m in result["languages"].items()}
+    assert set(control) == {"en", "fr", "sw"} and control["en"] == accs["en"]  # en: zero-shot's own fine-tuning
+    assert result["groups"]["all"]["translate_train_acc"] == pytest.approx(sum(control.values()) / 3)
+    assert result["downstream"]["translate_train"]["langs_without_data"] == []
 
 
 def test_monolingual_baseline_trains_one_language_on_its_matched_budget(cache, tmp_path):

@@ -88,7 +88,7 @@ class RunRecord:
 
 
 # The metrics of the closing summary, in this order, where a run has them (docs/run-record.md names them all)
-SUMMARY_METRICS = ("mlm_bpc", "mlm_acc", "transfer_acc", "transfer_bow_acc", "retrieval_acc")
+SUMMARY_METRICS = ("mlm_bpc", "mlm_acc", "transfer_acc", "transfer_bow_acc", "translate_train_acc", "retrieval_acc")
 
 
 def metrics_table(groups: dict[str, dict[str, float]]) -> list[str]:

@@ -32,6 +32,9 @@ class TransferConfig:
     max_train_examples: int = 2000  # seeded sample of train_lang's training set; <= 0: all
     max_test_examples: int = 500  # first rows of each language's test set; <= 0: all
     seed: int = 0  # head init, dropout, training sample and batch order
+    # also fine-tune each language on its own training examples (XLM-R's translate-train; the task sets are
+    # parallel): translate_train_acc, what zero-shot transfer is read against. One fine-tune per language.
+    translate_train: bool = False
 
 
 @dataclass

@@ -63,6 +63,14 @@ def downstream_metrics(cfg: Config, data: PreparedData, model: XLMRForMaskedLM) 
                 per_lang[lang]["transfer_chance"] = float(meta["transfer"]["chance"])
             notes.append(", ".join(f"{lang} {m['transfer_acc']:.2f}" for lang, m in per_lang.items()
                                    if "transfer_acc" in m) + f" (chance {float(meta['transfer']['chance']):.2f})")
+        if transfer.translate_train:
+            from xlmr.eval.transfer import translate_train
+
+            with stage("eval", f"translate-train control ({transfer.task})") as notes:
+                results, meta["translate_train"] = translate_train(model, data.tokenizer(), task, transfer, data.langs)
+                for lang, metrics in results.items():
+                    per_lang.setdefault(lang, {}).update({k: float(v) for k, v in metrics.items()})
+                notes.append(", ".join(f"{lang} {m['translate_train_acc']:.2f}" for lang, m in results.items()))
     if cfg.eval.retrieval.enabled:
         from xlmr.eval.retrieval import evaluate_retrieval, split_pairs
 

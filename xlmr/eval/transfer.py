@@ -6,6 +6,8 @@ language's (English) training data only, then measure accuracy on every language
   SequenceClassifier                 a copy of the encoder + XLM-R's classification head
   bag_of_words_baseline(...)         naive Bayes on token ids, trained on the same examples: no model
   zero_shot_transfer(model, tokenizer, task, cfg, langs) -> ({lang: {"transfer_acc": acc}}, meta)
+  translate_train(model, tokenizer, task, cfg, langs)    -> ({lang: {"translate_train_acc": acc}}, meta): the
+                                     control, each language fine-tuned on its own (parallel) examples
 
 Protocol (docs/evaluation.md):
 - The caller's model is never modified: its encoder is deep-copied. The head is XLM-R's
@@ -161,6 +163,73 @@ def _check(cfg: TransferConfig) -> None:
     check_ranges(TransferConfig, cfg, "eval.transfer.")  # the ranges declared on TransferConfig's fields
 
 
+def _train_sample(task: ClassificationTask, lang: str, cfg: TransferConfig, rng: np.random.Generator) -> list[Example]:
+    """`lang`'s training examples: at most max_train_examples, drawn with `rng` (fresh from cfg.seed: the
+    synthetic and XNLI training sets are parallel, so every language's sample then holds the same items)."""
+    train_all = task.train.get(lang) or []
+    n_train = len(train_all) if cfg.max_train_examples <= 0 else min(len(train_all), cfg.max_train_examples)
+    pick = np.sort(rng.choice(len(train_all), size=n_train, replace=False)) if n_train < len(train_all) else np.arange(n_train)
+    return [train_all[i] for i in pick.tolist()]
+
+
+def fine_tune(encoder: nn.Module, seqs: Sequence[Sequence[int]], labels: torch.Tensor, num_labels: int,
+              cfg: TransferConfig, rng: np.random.Generator, desc: str = "fine-tune",
+              ) -> tuple[SequenceClassifier, dict[str, float]]:
+    """A classifier on a deep copy of `encoder` (+ XLM-R's head), every weight trained on (seqs, labels)
+    with cfg's budget (module docstring: AdamW, warmup then linear decay, clipping, epoch permutations
+    drawn with `rng`; head init and dropout from cfg.seed). Returns it and its training stats (loss over the
+    first and last 10 % of updates, training accuracy over the last 10 %). The global torch RNG is left as
+    it was."""
+    device = next(encoder.parameters()).device
+    steps, batch_size, n_train = cfg.steps, cfg.batch_size, len(seqs)
+    losses: list[float] = []
+    correct_tail = seen_tail = 0
+    tail = max(1, steps // 10)
+    forked = [device.index or 0] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=forked):  # the caller's global RNG streams are left untouched
+        torch.manual_seed(cfg.seed)
+        classifier = SequenceClassifier(copy.deepcopy(encoder), num_labels).to(device)
+        for p in classifier.parameters():
+            p.requires_grad_(True)
+        optimizer, schedule = adamw_with_schedule(classifier, OptimConfig(
+            lr=cfg.lr, warmup_steps=max(1, math.ceil(WARMUP_FRACTION * steps)), max_steps=steps))
+        classifier.train()
+        order, pos = rng.permutation(n_train), 0
+        for step in bar(range(steps), desc=desc, unit="step"):
+            if pos + batch_size > n_train and pos > 0:  # next epoch: a fresh permutation
+                order, pos = rng.permutation(n_train), 0
+            idx = order[pos: pos + batch_size].tolist()
+            pos += batch_size
+            logits = classifier(pad_batch([seqs[i] for i in idx], device))
+            targets = labels[idx].to(device)
+            loss = F.cross_entropy(logits.float(), targets)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(classifier.parameters(), 1.0)
+            optimizer.step()
+            schedule.step()
+            losses.append(float(loss.detach()))
+            if step >= steps - tail:  # training accuracy over the last 10 % of updates
+                correct_tail += int((logits.argmax(-1) == targets).sum())
+                seen_tail += len(idx)
+    return classifier, {"train_loss_first": round(float(np.mean(losses[:tail])), 4),
+                        "train_loss_last": round(float(np.mean(losses[-tail:])), 4),
+                        "train_acc_last": round(correct_tail / max(1, seen_tail), 4)}
+
+
+def _encoded_labels(examples: Sequence[Example], num_labels: int) -> torch.Tensor:
+    labels = torch.tensor([ex[2] for ex in examples], dtype=torch.long)
+    bad = [y for y in labels.tolist() if not 0 <= y < num_labels]
+    if bad:
+        raise ValueError(f"transfer: training label {bad[0]} outside [0, {num_labels})")
+    return labels
+
+
+def _test_rows(task: ClassificationTask, lang: str, cfg: TransferConfig) -> list[Example]:
+    rows = task.test.get(lang) or []
+    return rows[: cfg.max_test_examples] if cfg.max_test_examples > 0 else rows
+
+
 def zero_shot_transfer(model: nn.Module, tokenizer: Any, task: ClassificationTask, cfg: TransferConfig,
                        langs: Sequence[str]) -> tuple[dict[str, dict[str, float]], dict[str, Any]]:
     """Fine-tune a copy of `model`'s encoder (+ a new head) on cfg.train_lang's training examples, then
@@ -182,49 +251,15 @@ def zero_shot_transfer(model: nn.Module, tokenizer: Any, task: ClassificationTas
     encoder = model.encoder if hasattr(model, "encoder") else model
     device = next(encoder.parameters()).device
     max_len = min(cfg.max_len, int(encoder.dims.max_positions))
-    seed = cfg.seed
-    rng = np.random.default_rng(seed)
-
-    n_train = len(train_all) if cfg.max_train_examples <= 0 else min(len(train_all), cfg.max_train_examples)
-    pick = np.sort(rng.choice(len(train_all), size=n_train, replace=False)) if n_train < len(train_all) else np.arange(n_train)
-    train_examples = [train_all[i] for i in pick.tolist()]
+    rng = np.random.default_rng(cfg.seed)
+    train_examples = _train_sample(task, train_lang, cfg, rng)
+    n_train = len(train_examples)
     train_seqs, train_truncated = encode_examples(tokenizer, train_examples, max_len)
-    train_labels = torch.tensor([ex[2] for ex in train_examples], dtype=torch.long)
-    bad = [y for y in train_labels.tolist() if not 0 <= y < task.num_labels]
-    if bad:
-        raise ValueError(f"transfer: training label {bad[0]} outside [0, {task.num_labels})")
+    train_labels = _encoded_labels(train_examples, task.num_labels)
 
-    steps, batch_size = cfg.steps, cfg.batch_size
-    losses: list[float] = []
-    correct_tail = seen_tail = 0
+    steps, batch_size, seed = cfg.steps, cfg.batch_size, cfg.seed
     t_ft = time.perf_counter()
-    forked = [device.index or 0] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=forked):  # the caller's global RNG streams are left untouched
-        torch.manual_seed(seed)
-        classifier = SequenceClassifier(copy.deepcopy(encoder), task.num_labels).to(device)
-        for p in classifier.parameters():
-            p.requires_grad_(True)
-        optimizer, schedule = adamw_with_schedule(classifier, OptimConfig(
-            lr=cfg.lr, warmup_steps=max(1, math.ceil(WARMUP_FRACTION * steps)), max_steps=steps))
-        classifier.train()
-        order, pos = rng.permutation(n_train), 0
-        for step in bar(range(steps), desc="fine-tune", unit="step"):
-            if pos + batch_size > n_train and pos > 0:  # next epoch: a fresh permutation
-                order, pos = rng.permutation(n_train), 0
-            idx = order[pos: pos + batch_size].tolist()
-            pos += batch_size
-            logits = classifier(pad_batch([train_seqs[i] for i in idx], device))
-            targets = train_labels[idx].to(device)
-            loss = F.cross_entropy(logits.float(), targets)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(classifier.parameters(), 1.0)
-            optimizer.step()
-            schedule.step()
-            losses.append(float(loss.detach()))
-            if step >= steps - max(1, steps // 10):  # training accuracy over the last 10 % of updates
-                correct_tail += int((logits.argmax(-1) == targets).sum())
-                seen_tail += len(idx)
+    classifier, train_stats = fine_tune(encoder, train_seqs, train_labels, task.num_labels, cfg, rng)
     finetune_s = time.perf_counter() - t_ft
 
     t_ev = time.perf_counter()
@@ -234,9 +269,7 @@ def zero_shot_transfer(model: nn.Module, tokenizer: Any, task: ClassificationTas
     test_truncated = 0
     eval_bs = batch_size * EVAL_BATCH_MULTIPLIER
     for lang in bar(langs, desc="transfer test", unit="lang"):
-        rows = task.test.get(lang) or []
-        if cfg.max_test_examples > 0:
-            rows = rows[: cfg.max_test_examples]
+        rows = _test_rows(task, lang, cfg)
         if not rows:
             continue
         seqs, truncated = encode_examples(tokenizer, rows, max_len)
@@ -248,7 +281,6 @@ def zero_shot_transfer(model: nn.Module, tokenizer: Any, task: ClassificationTas
         baseline[lang] = round(float((bow == gold).mean()), 4)
         n_test[lang] = len(rows)
     eval_s = time.perf_counter() - t_ev
-    tail = max(1, steps // 10)
     meta = {
         "task": task.name, "train_lang": train_lang, "num_labels": task.num_labels, "chance": 1.0 / task.num_labels,
         "steps": steps, "batch_size": batch_size, "lr": cfg.lr, "warmup_steps": max(1, math.ceil(WARMUP_FRACTION * steps)),
@@ -257,11 +289,46 @@ def zero_shot_transfer(model: nn.Module, tokenizer: Any, task: ClassificationTas
         "langs_without_test": [lang for lang in langs if lang not in results],
         "bow_baseline_acc": baseline,
         "truncated": {"train": train_truncated, "test": test_truncated},
-        "train_loss_first": round(float(np.mean(losses[:tail])), 4), "train_loss_last": round(float(np.mean(losses[-tail:])), 4),
-        "train_acc_last": round(correct_tail / max(1, seen_tail), 4),
+        **train_stats,
         "device": str(device), "finetune_s": round(finetune_s, 2), "eval_s": round(eval_s, 2),
         "seconds": round(time.perf_counter() - t0, 2),
     }
     if task.info.get("train_source"):
         meta["train_source"] = task.info["train_source"]
+    return results, meta
+
+
+def translate_train(model: nn.Module, tokenizer: Any, task: ClassificationTask, cfg: TransferConfig,
+                    langs: Sequence[str]) -> tuple[dict[str, dict[str, float]], dict[str, Any]]:
+    """XLM-R's translate-train control (Conneau et al. 2019, Table 1): for each language of `langs` with
+    training and test data, fine-tune a fresh copy of the encoder on that language's own training examples,
+    with zero-shot's budget and seed, and score it on that language's test set. The synthetic task's
+    training sets are parallel (the same items in every language), so this is translate-train with perfect
+    translations: what a language's own representations allow. Zero-shot transfer falls short of it by
+    what the model has not aligned with train_lang; a language low on both is not learned, one low on
+    zero-shot alone is not aligned. For train_lang it repeats zero-shot's fine-tuning exactly (same sample,
+    same batches), so the two agree there. Returns ({lang: {"translate_train_acc": accuracy}}, meta)."""
+    _check(cfg)
+    t0 = time.perf_counter()
+    encoder = model.encoder if hasattr(model, "encoder") else model
+    device = next(encoder.parameters()).device
+    max_len = min(cfg.max_len, int(encoder.dims.max_positions))
+    eval_bs = cfg.batch_size * EVAL_BATCH_MULTIPLIER
+    results: dict[str, dict[str, float]] = {}
+    train_acc_last: dict[str, float] = {}
+    for lang in langs:
+        rows = _test_rows(task, lang, cfg)
+        if not rows or not task.train.get(lang):
+            continue
+        rng = np.random.default_rng(cfg.seed)  # the same draws as zero-shot's: the same items, the same order
+        examples = _train_sample(task, lang, cfg, rng)
+        seqs, _ = encode_examples(tokenizer, examples, max_len)
+        classifier, stats = fine_tune(encoder, seqs, _encoded_labels(examples, task.num_labels), task.num_labels,
+                                      cfg, rng, desc=f"translate-train {lang}")
+        test_seqs, _ = encode_examples(tokenizer, rows, max_len)
+        pred = predict(classifier, test_seqs, eval_bs, device)
+        results[lang] = {"translate_train_acc": float((pred == np.array([ex[2] for ex in rows])).mean())}
+        train_acc_last[lang] = stats["train_acc_last"]
+    meta = {"langs_without_data": [lang for lang in langs if lang not in results],
+            "train_acc_last": train_acc_last, "seconds": round(time.perf_counter() - t0, 2)}
     return results, meta
