@@ -382,12 +382,23 @@ def fig_alpha(df: pd.DataFrame, metric: str) -> Figure:
 def fig_vocab(df: pd.DataFrame, metric: str) -> Figure:
     """Fig. 6: metric (all languages) vs vocabulary size (log x), one line per width; a second panel puts
     the same points against total parameters. A line whose total parameters stay within 10% is labelled
-    fixed capacity, otherwise capacity grows with the vocabulary (the embedding is V × H)."""
+    fixed capacity, otherwise capacity grows with the vocabulary (the embedding is V × H). With one width
+    the first panel shows the high- and low-resource groups too, and for transfer the chance and
+    bag-of-words lines (whether a vocabulary helps every group alike is half the question)."""
     sel = _group_rows(df, metric, ("all",))
     vocabs = _require_varying(sel, "vocab_size", "vocabulary sizes")
     by = ["model.hidden"] if "model.hidden" in sel.columns else []
     stats = seed_stats(sel, metric, "vocab_size", by=by)
     fig, axes = _new_figure(2)
+    one_width = not by or sel["model.hidden"].nunique() <= 1
+    if one_width:
+        done = _done(df)
+        have = set(done.loc[done["is_group"].astype(bool) & (done["metric"] == metric), "lang"])
+        groups = tuple(g for g in ("high", "low") if g in have)
+        if groups:
+            part = _group_rows(df, metric, groups)
+            refs = _transfer_references(axes[0], df, part, metric, "vocab_size", groups)
+            _group_lines(axes[0], seed_stats(part, metric, "vocab_size", by=["lang"]), "vocab_size", groups, refs)
     keys = [*by, "condition"]
     for i, (key, line) in enumerate(stats.groupby(keys, sort=True, dropna=False)):
         key = key if isinstance(key, tuple) else (key,)
@@ -400,7 +411,10 @@ def fig_vocab(df: pd.DataFrame, metric: str) -> Figure:
         else:
             kind = ""
         label = ", ".join(s for s in (f"H={hidden}" if hidden is not None else "", kind, cond) if s)
-        style = {"color": f"C{i % 10}", "marker": "o"}
+        style = ({"color": GROUP_STYLE["all"]["color"], "marker": GROUP_STYLE["all"]["marker"]} if one_width
+                 else {"color": f"C{i % 10}", "marker": "o"})
+        if one_width:
+            label = f"{GROUP_STYLE['all']['label']}, {label}"
         _draw(axes[0], line, "vocab_size", label, style)
         _draw(axes[1], line, "vocab_size", label, style, xs=line["params_total"])
     axes[0].set_xscale("log")

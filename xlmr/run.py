@@ -15,8 +15,8 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -440,7 +440,8 @@ def run_from_hydra(cfg: DictConfig) -> dict[str, str]:
         if isinstance(err, KeyboardInterrupt) or isinstance(err.__context__, KeyboardInterrupt):
             print(f"interrupted: {run_dir} (recorded; the same command resumes it)", file=sys.stderr)
             if in_worker:  # a joblib worker would take the sweep's next run: end the process (the record is written)
-                sys.stdout.flush(), sys.stderr.flush()
+                sys.stdout.flush()
+                sys.stderr.flush()
                 os._exit(130)
             raise SystemExit(130) from None
         raise

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from analysis.collect import collect_runs, monolingual_gain
-from analysis.figures import FigureSkipped, errorbar_values, fig_alpha, fig_gain, fig_langs, fig_langs_capacity
+from analysis.figures import (FigureSkipped, errorbar_values, fig_alpha, fig_gain, fig_langs, fig_langs_capacity,
+                              fig_vocab)
 
 
 def _single_language(fake, sweep, run, k, lang, bpc):
@@ -131,3 +132,25 @@ def test_the_capacity_figure_draws_chance_and_bag_of_words_lines_for_transfer(tm
         assert any(label.startswith("chance") for label in lines)
     assert not any(line.get_label() == "bag-of-words" for ax in fig_langs_capacity(df, "mlm_bpc").axes
                    for line in ax.get_lines())
+
+
+def test_the_vocab_figure_at_one_width_draws_the_groups_and_their_reference_lines_for_transfer(tmp_path, fake):
+    """Fig. 6 at one width (the CPU sweep): high, low and all against the vocabulary, with chance and the
+    groups' bag-of-words lines; the second panel keeps all languages against total parameters."""
+    for vocab in (4000, 16000):
+        for seed in (0, 1):
+            name = f"vocab_size={vocab},seed={seed}"
+            rec = fake.result("t", name, fake.knobs(vocab_size=vocab, seed=seed))
+            rec["groups"] = {g: {**v, "transfer_acc": 0.4 + vocab / 1e5, "transfer_bow_acc": 0.3,
+                                 "transfer_chance": 1 / 6} for g, v in rec["groups"].items()}
+            fake.write_run(tmp_path, "t", name, rec)
+    df, _ = collect_runs(tmp_path)
+    fig = fig_vocab(df, "transfer_acc")
+    labels = [line["label"] for line in errorbar_values(fig)]
+    assert labels[:2] == ["high-resource (en, fr)", "low-resource (sw, ur)"]
+    assert labels[2].startswith("all languages (mean), H=128, capacity grows with vocab") and len(labels) == 4
+    lines = {line.get_label(): line for line in fig.axes[0].get_lines()}
+    assert np.allclose(lines["bag-of-words, high-resource"].get_ydata(), 0.3)
+    assert np.allclose(lines["bag-of-words, low-resource"].get_ydata(), 0.3)
+    assert any(label.startswith("chance") for label in lines)
+    assert not any(line.get_label().startswith(("chance", "bag")) for line in fig.axes[1].get_lines())
