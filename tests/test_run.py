@@ -238,7 +238,8 @@ def test_retrieval_on_the_synthetic_parallel_test_sets(cache, tmp_path, caplog):
 def test_zero_shot_transfer_and_its_translate_train_control_land_in_the_run_record(cache, tmp_path):
     cfg = tiny_cfg(cache, "langs=[en,fr,sw]", "train.max_steps=4", "eval.transfer.enabled=true",
                    "eval.transfer.steps=30", "eval.transfer.max_train_examples=300", "eval.transfer.max_test_examples=60",
-                   "corpus.task_train_examples=300", "corpus.task_test_examples=60", "eval.transfer.translate_train=true")
+                   "corpus.task_train_examples=300", "corpus.task_test_examples=60",
+                   "eval.transfer.translate_train=true")
     result = run(cfg, tmp_path / "transfer", "test", "transfer")
     accs = {lang: m["transfer_acc"] for lang, m in result["languages"].items()}
     assert set(accs) == {"en", "fr", "sw"} and all(0 <= a <= 1 for a in accs.values())

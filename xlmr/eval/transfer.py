@@ -163,7 +163,8 @@ def _check(cfg: TransferConfig) -> None:
     check_ranges(TransferConfig, cfg, "eval.transfer.")  # the ranges declared on TransferConfig's fields
 
 
-def _train_sample(task: ClassificationTask, lang: str, cfg: TransferConfig, rng: np.random.Generator) -> list[Example]:
+def _train_sample(task: ClassificationTask, lang: str, cfg: TransferConfig,
+                  rng: np.random.Generator) -> list[Example]:
     """`lang`'s training examples: at most max_train_examples, drawn with `rng` (fresh from cfg.seed: the
     synthetic and XNLI training sets are parallel, so every language's sample then holds the same items)."""
     train_all = task.train.get(lang) or []
@@ -304,10 +305,11 @@ def translate_train(model: nn.Module, tokenizer: Any, task: ClassificationTask, 
     training and test data, fine-tune a fresh copy of the encoder on that language's own training examples,
     with zero-shot's budget and seed, and score it on that language's test set. The synthetic task's
     training sets are parallel (the same items in every language), so this is translate-train with perfect
-    translations: what a language's own representations allow. Zero-shot transfer falls short of it by
-    what the model has not aligned with train_lang; a language low on both is not learned, one low on
-    zero-shot alone is not aligned. For train_lang it repeats zero-shot's fine-tuning exactly (same sample,
-    same batches), so the two agree there. Returns ({lang: {"translate_train_acc": accuracy}}, meta)."""
+    translations: the ceiling zero-shot transfer is read against (a ceiling only: every weight is tuned, so
+    even an untrained encoder scores high). A language high here and low zero-shot is learnable but not
+    aligned with train_lang; one low on both is not learnable from this model and budget. For train_lang it
+    repeats zero-shot's fine-tuning exactly (same sample, same batches), so the two agree there. Returns
+    ({lang: {"translate_train_acc": accuracy}}, meta)."""
     _check(cfg)
     t0 = time.perf_counter()
     encoder = model.encoder if hasattr(model, "encoder") else model
