@@ -18,6 +18,7 @@ the figure's lines instead of being averaged away.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -392,11 +393,9 @@ def fig_vocab(df: pd.DataFrame, metric: str) -> Figure:
     fig, axes = _new_figure(2)
     one_width = not by or sel["model.hidden"].nunique() <= 1
     if one_width:
-        done = _done(df)
-        have = set(done.loc[done["is_group"].astype(bool) & (done["metric"] == metric), "lang"])
-        groups = tuple(g for g in ("high", "low") if g in have)
-        if groups:
-            part = _group_rows(df, metric, groups)
+        with contextlib.suppress(FigureSkipped):  # a table without the paper's groups draws `all` alone
+            part = _group_rows(df, metric, ("high", "low"))
+            groups = tuple(g for g in ("high", "low") if g in set(part["lang"]))
             refs = _transfer_references(axes[0], df, part, metric, "vocab_size", groups)
             _group_lines(axes[0], seed_stats(part, metric, "vocab_size", by=["lang"]), "vocab_size", groups, refs)
     keys = [*by, "condition"]
@@ -411,9 +410,9 @@ def fig_vocab(df: pd.DataFrame, metric: str) -> Figure:
         else:
             kind = ""
         label = ", ".join(s for s in (f"H={hidden}" if hidden is not None else "", kind, cond) if s)
-        style = ({"color": GROUP_STYLE["all"]["color"], "marker": GROUP_STYLE["all"]["marker"]} if one_width
-                 else {"color": f"C{i % 10}", "marker": "o"})
-        if one_width:
+        style = {"color": f"C{i % 10}", "marker": "o"}
+        if one_width:  # beside the groups' lines: in the `all` group's style
+            style = {"color": GROUP_STYLE["all"]["color"], "marker": GROUP_STYLE["all"]["marker"]}
             label = f"{GROUP_STYLE['all']['label']}, {label}"
         _draw(axes[0], line, "vocab_size", label, style)
         _draw(axes[1], line, "vocab_size", label, style, xs=line["params_total"])
