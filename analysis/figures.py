@@ -380,18 +380,32 @@ def fig_alpha(df: pd.DataFrame, metric: str) -> Figure:
                    [_seeds_note(stats)])
 
 
+def _widths_along_vocab(sel: pd.DataFrame) -> str | None:
+    """The width label of a table that is one line along the vocabulary: one width ("128"), or one width per
+    vocabulary size, as when the model narrows while the vocabulary grows ("128→92→56", in vocabulary
+    order: the paper's Fig. 6 at fixed capacity). None when some vocabulary size comes at several widths."""
+    if "model.hidden" not in sel.columns or sel["model.hidden"].isna().all():
+        return ""
+    per_vocab = sel.groupby("vocab_size")["model.hidden"].unique()
+    if any(len(hs) > 1 for hs in per_vocab):
+        return None
+    return "→".join(dict.fromkeys(f"{int(hs[0])}" for hs in per_vocab.sort_index()))
+
+
 def fig_vocab(df: pd.DataFrame, metric: str) -> Figure:
     """Fig. 6: metric (all languages) vs vocabulary size (log x), one line per width; a second panel puts
     the same points against total parameters. A line whose total parameters stay within 10% is labelled
-    fixed capacity, otherwise capacity grows with the vocabulary (the embedding is V × H). With one width
-    the first panel shows the high- and low-resource groups too, and for transfer the chance and
+    fixed capacity, otherwise capacity grows with the vocabulary (the embedding is V × H). A table with one
+    width, or with one width per vocabulary size (the model narrowed as the vocabulary grows), is one line,
+    and then the first panel shows the high- and low-resource groups too, and for transfer the chance and
     bag-of-words lines (whether a vocabulary helps every group alike is half the question)."""
     sel = _group_rows(df, metric, ("all",))
     vocabs = _require_varying(sel, "vocab_size", "vocabulary sizes")
-    by = ["model.hidden"] if "model.hidden" in sel.columns else []
+    widths = _widths_along_vocab(sel)
+    by = [] if widths is not None else ["model.hidden"]
     stats = seed_stats(sel, metric, "vocab_size", by=by)
     fig, axes = _new_figure(2)
-    one_width = not by or sel["model.hidden"].nunique() <= 1
+    one_width = widths is not None
     if one_width:
         with contextlib.suppress(FigureSkipped):  # a table without the paper's groups draws `all` alone
             part = _group_rows(df, metric, ("high", "low"))
@@ -401,15 +415,17 @@ def fig_vocab(df: pd.DataFrame, metric: str) -> Figure:
     keys = [*by, "condition"]
     for i, (key, line) in enumerate(stats.groupby(keys, sort=True, dropna=False)):
         key = key if isinstance(key, tuple) else (key,)
-        hidden, cond = (key[0], key[-1]) if by else (None, key[-1])
+        hidden, cond = (key[0], key[-1]) if by else (widths, key[-1])
         p = line["params_total"].astype(float)
-        if p.notna().any() and p.max() <= 1.1 * p.min():
+        if p.notna().any() and line["vocab_size"].nunique() == 1:  # one point: neither fixed nor growing
+            kind = f"{_si(p.mean())} params"
+        elif p.notna().any() and p.max() <= 1.1 * p.min():
             kind = f"fixed capacity (~{_si(p.mean())} params)"
         elif p.notna().any():
             kind = f"capacity grows with vocab ({_si(p.min())}→{_si(p.max())} params)"
         else:
             kind = ""
-        label = ", ".join(s for s in (f"H={hidden}" if hidden is not None else "", kind, cond) if s)
+        label = ", ".join(s for s in (f"H={hidden}" if hidden else "", kind, cond) if s)
         style = {"color": f"C{i % 10}", "marker": "o"}
         if one_width:  # beside the groups' lines: in the `all` group's style
             style = {"color": GROUP_STYLE["all"]["color"], "marker": GROUP_STYLE["all"]["marker"]}

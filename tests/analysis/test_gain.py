@@ -154,3 +154,35 @@ def test_the_vocab_figure_at_one_width_draws_the_groups_and_their_reference_line
     assert np.allclose(lines["bag-of-words, low-resource"].get_ydata(), 0.3)
     assert any(label.startswith("chance") for label in lines)
     assert not any(line.get_label().startswith(("chance", "bag")) for line in fig.axes[1].get_lines())
+
+
+def test_the_vocab_figure_draws_a_model_narrowed_as_the_vocabulary_grows_as_one_fixed_capacity_line(tmp_path, fake):
+    """Fig. 6 as the paper runs it: one width per vocabulary size, total parameters held (here 4,000 pieces at
+    H=256 and 16,000 at H=128: 2.73M and 2.50M in the fixture's count, within 10 %). One line along the
+    vocabulary, labelled with its widths and as fixed capacity, with the groups and transfer's reference lines."""
+    for vocab, hidden in ((4000, 256), (16000, 128)):
+        for seed in (0, 1):
+            name = f"vocab_size={vocab},model.hidden={hidden},seed={seed}"
+            rec = fake.result("t", name, fake.knobs(vocab_size=vocab, hidden=hidden, seed=seed))
+            rec["groups"] = {g: {**v, "transfer_acc": 0.4 + vocab / 1e5 + seed / 100, "transfer_bow_acc": 0.3,
+                                 "transfer_chance": 1 / 6} for g, v in rec["groups"].items()}
+            fake.write_run(tmp_path, "t", name, rec)
+    df, _ = collect_runs(tmp_path)
+    fig = fig_vocab(df, "transfer_acc")
+    lines = errorbar_values(fig)
+    labels = [line["label"] for line in lines]
+    assert labels[:2] == ["high-resource (en, fr)", "low-resource (sw, ur)"]
+    assert labels[2].startswith("all languages (mean), H=256→128, fixed capacity (~") and len(labels) == 4
+    assert list(lines[2]["x"]) == [4000, 16000]
+    assert np.allclose(lines[2]["y"], [0.445, 0.565]) and np.allclose(lines[2]["yerr"], 0.01 / np.sqrt(2))
+    assert any(line.get_label().startswith("chance") for line in fig.axes[0].get_lines())
+    # a vocabulary size at two widths is a grid, not one line: one line per width again
+    rec = fake.result("t", "extra", fake.knobs(vocab_size=16000, hidden=256, seed=0))
+    rec["groups"] = {g: {**v, "transfer_acc": 0.5} for g, v in rec["groups"].items()}
+    fake.write_run(tmp_path, "t", "vocab_size=16000,model.hidden=256,seed=0", rec)
+    df, _ = collect_runs(tmp_path)
+    labels = [line["label"] for line in errorbar_values(fig_vocab(df, "transfer_acc"))]
+    assert not any(label.startswith(("high", "low")) for label in labels)
+    assert sum(label.startswith("H=256, capacity grows") for label in labels) == 2  # both panels
+    assert sum(label.startswith("H=128, ") and "fixed" not in label and "grows" not in label
+               for label in labels) == 2  # one point is neither fixed nor growing capacity
