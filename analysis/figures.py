@@ -296,7 +296,19 @@ def fig_langs(df: pd.DataFrame, metric: str) -> Figure:
     return _finish(fig, axes, "Fig. 2: at fixed capacity, how does adding languages change quality\n"
                    "for high- vs low-resource languages? (the curse of multilinguality)",
                    "number of pretraining languages (log scale)", metric,
-                   [_seeds_note(pd.concat(all_stats))])
+                   [_seeds_note(pd.concat(all_stats)), _budget_note(sel)])
+
+
+def _budget_note(sel: pd.DataFrame) -> str:
+    """When the update budget changes with the language count (one budget per count, e.g. grown so that each
+    language sees as many of its own tokens: sweeps/fig2_matched_cpu.yaml), the budgets; else ""."""
+    if "train.max_steps" not in sel.columns:
+        return ""
+    per_count = sel.groupby("num_langs")["train.max_steps"].unique()
+    if sel["train.max_steps"].nunique() <= 1 or any(len(v) > 1 for v in per_count):
+        return ""
+    return "updates grow with the languages: " + ", ".join(
+        f"{int(n)} → {int(v[0]):,}" for n, v in per_count.sort_index().items())
 
 
 def _diagonal(stats: pd.DataFrame) -> pd.DataFrame | None:

@@ -77,6 +77,20 @@ def test_fig_langs_panels_per_capacity(tables, fake):
     assert d["y"][-1] == pytest.approx(mean) and d["yerr"][-1] == pytest.approx(std)
 
 
+def test_fig_langs_names_a_budget_grown_with_the_language_count(tmp_path, fake, tables):
+    """Fig. 2 at matched exposure (one update budget per language count) says so; a fixed budget adds nothing."""
+    for n, steps in ((7, 1800), (15, 3600)):
+        for seed in (0, 1):
+            name = f"langs={n},seed={seed},train.max_steps={steps}"
+            fake.write_run(tmp_path, "t", name, fake.result("t", name, fake.knobs(num_langs=n, max_steps=steps, seed=seed)))
+    df, _ = collect.collect_runs([tmp_path], warn=False)
+    text = " ".join(t.get_text() for t in figures.fig_langs(df, "mlm_bpc").findobj(lambda a: hasattr(a, "get_text")))
+    assert "updates grow with the languages: 7 → 1,800, 15 → 3,600" in text
+    text = " ".join(t.get_text() for t in figures.fig_langs(tables["fig2_langs"], "mlm_bpc")
+                    .findobj(lambda a: hasattr(a, "get_text")))
+    assert "updates grow" not in text
+
+
 def test_fig_capacity_diagonal(tables):
     fig = figures.fig_langs_capacity(tables["fig4_capacity"], "mlm_loss")
     assert len(fig.axes) == 3
