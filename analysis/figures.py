@@ -196,8 +196,14 @@ def _finish(fig: Figure, axes: list[Any], title: str, xlabel: str, metric: str, 
     for ax in axes:  # one legend for all panels, below them (never over the data)
         for handle, label in zip(*ax.get_legend_handles_labels()):
             handles.setdefault(label, handle)
-    fig.legend(list(handles.values()), list(handles), loc="outside lower center", ncols=min(3, max(1, len(handles))),
-               title="\n".join(n for n in notes if n), fontsize="small", title_fontsize="small")
+    for ncols in range(min(3, max(1, len(handles))), 0, -1):  # as many columns as fit the figure's width
+        legend = fig.legend(list(handles.values()), list(handles), loc="outside lower center", ncols=ncols,
+                            title="\n".join(n for n in notes if n), fontsize="small", title_fontsize="small")
+        if ncols == 1 or legend.get_window_extent(fig.canvas.get_renderer()).width <= fig.bbox.width:
+            break
+        legend.remove()
+    rows = -(-len(handles) // ncols) + sum(1 for n in notes if n)
+    fig.set_figheight(fig.get_figheight() + 0.2 * max(0, rows - 5))  # a tall legend does not squeeze the axes
     fig.suptitle(title, fontsize="medium")
     return fig
 
@@ -405,18 +411,21 @@ def _widths_along_vocab(sel: pd.DataFrame) -> str | None:
 
 
 def fig_vocab(df: pd.DataFrame, metric: str) -> Figure:
-    """Fig. 6: metric (all languages) vs vocabulary size (log x), one line per width; a second panel puts
-    the same points against total parameters. A line whose total parameters stay within 10% is labelled
-    fixed capacity, otherwise capacity grows with the vocabulary (the embedding is V × H). A table with one
-    width, or with one width per vocabulary size (the model narrowed as the vocabulary grows), is one line,
-    and then the first panel shows the high- and low-resource groups too, and for transfer the chance and
-    bag-of-words lines (whether a vocabulary helps every group alike is half the question)."""
+    """Fig. 6: metric (all languages) vs vocabulary size (log x), one line per width; a second panel puts the same
+    points against total parameters (left out when they all lie within 10%: one capacity). A line whose total
+    parameters stay within 10% is labelled fixed capacity, otherwise capacity grows with the vocabulary (the
+    embedding is V × H). A table with one width, or with one width per vocabulary size (the model narrowed as
+    the vocabulary grows), is one line, and then the first panel shows the high- and low-resource groups too,
+    and for transfer the chance and bag-of-words lines (whether a vocabulary helps every group alike is half
+    the question)."""
     sel = _group_rows(df, metric, ("all",))
     vocabs = _require_varying(sel, "vocab_size", "vocabulary sizes")
     widths = _widths_along_vocab(sel)
     by = [] if widths is not None else ["model.hidden"]
     stats = seed_stats(sel, metric, "vocab_size", by=by)
-    fig, axes = _new_figure(2)
+    params = stats["params_total"].astype(float)
+    vs_params = bool(params.notna().any() and params.max() > 1.1 * params.min())  # else one capacity: no 2nd panel
+    fig, axes = _new_figure(2 if vs_params else 1)
     one_width = widths is not None
     if one_width:
         with contextlib.suppress(FigureSkipped):  # a table without the paper's groups draws `all` alone
@@ -443,17 +452,18 @@ def fig_vocab(df: pd.DataFrame, metric: str) -> Figure:
             style = {"color": GROUP_STYLE["all"]["color"], "marker": GROUP_STYLE["all"]["marker"]}
             label = f"{GROUP_STYLE['all']['label']}, {label}"
         _draw(axes[0], line, "vocab_size", label, style)
-        _draw(axes[1], line, "vocab_size", label, style, xs=line["params_total"])
+        if vs_params:
+            _draw(axes[1], line, "vocab_size", label, style, xs=line["params_total"])
     axes[0].set_xscale("log")
     _set_ticks(axes[0], vocabs)
-    axes[0].set_xlabel("")
-    axes[1].set_xscale("log")
     _finish(fig, axes, "Fig. 6: does a larger shared vocabulary help, at fixed and at growing capacity?",
             "", metric, [_seeds_note(stats)])
     axes[0].set_xlabel("vocabulary size (SentencePiece pieces, log scale)")
-    axes[1].set_xlabel("total parameters (log scale)")
-    axes[0].set_title("vs vocabulary size", fontsize="small")
-    axes[1].set_title("vs total parameters", fontsize="small")
+    if vs_params:
+        axes[1].set_xscale("log")
+        axes[1].set_xlabel("total parameters (log scale)")
+        axes[0].set_title("vs vocabulary size", fontsize="small")
+        axes[1].set_title("vs total parameters", fontsize="small")
     return fig
 
 

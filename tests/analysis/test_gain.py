@@ -159,7 +159,8 @@ def test_the_vocab_figure_at_one_width_draws_the_groups_and_their_reference_line
 def test_the_vocab_figure_draws_a_model_narrowed_as_the_vocabulary_grows_as_one_fixed_capacity_line(tmp_path, fake):
     """Fig. 6 as the paper runs it: one width per vocabulary size, total parameters held (here 4,000 pieces at
     H=256 and 16,000 at H=128: 2.73M and 2.50M in the fixture's count, within 10 %). One line along the
-    vocabulary, labelled with its widths and as fixed capacity, with the groups and transfer's reference lines."""
+    vocabulary, labelled with its widths and as fixed capacity, with the groups and transfer's reference lines,
+    and no second panel against total parameters (they do not vary)."""
     for vocab, hidden in ((4000, 256), (16000, 128)):
         for seed in (0, 1):
             name = f"vocab_size={vocab},model.hidden={hidden},seed={seed}"
@@ -172,7 +173,8 @@ def test_the_vocab_figure_draws_a_model_narrowed_as_the_vocabulary_grows_as_one_
     lines = errorbar_values(fig)
     labels = [line["label"] for line in lines]
     assert labels[:2] == ["high-resource (en, fr)", "low-resource (sw, ur)"]
-    assert labels[2].startswith("all languages (mean), H=256→128, fixed capacity (~") and len(labels) == 4
+    assert labels[2].startswith("all languages (mean), H=256→128, fixed capacity (~") and len(labels) == 3
+    assert len(fig.axes) == 1  # one capacity: no panel against total parameters
     assert list(lines[2]["x"]) == [4000, 16000]
     assert np.allclose(lines[2]["y"], [0.445, 0.565]) and np.allclose(lines[2]["yerr"], 0.01 / np.sqrt(2))
     assert any(line.get_label().startswith("chance") for line in fig.axes[0].get_lines())
