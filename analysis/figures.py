@@ -401,7 +401,8 @@ def fig_alpha(df: pd.DataFrame, metric: str) -> Figure:
 def _widths_along_vocab(sel: pd.DataFrame) -> str | None:
     """The width label of a table that is one line along the vocabulary: one width ("128"), or one width per
     vocabulary size, as when the model narrows while the vocabulary grows ("128→92→56", in vocabulary
-    order: the paper's Fig. 6 at fixed capacity). None when some vocabulary size comes at several widths."""
+    order: the paper's Fig. 6 at fixed capacity); "" when the table has no width. None when some vocabulary
+    size comes at several widths."""
     if "model.hidden" not in sel.columns or sel["model.hidden"].isna().all():
         return ""
     per_vocab = sel.groupby("vocab_size")["model.hidden"].unique()

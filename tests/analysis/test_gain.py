@@ -178,6 +178,8 @@ def test_the_vocab_figure_draws_a_model_narrowed_as_the_vocabulary_grows_as_one_
     assert list(lines[2]["x"]) == [4000, 16000]
     assert np.allclose(lines[2]["y"], [0.445, 0.565]) and np.allclose(lines[2]["yerr"], 0.01 / np.sqrt(2))
     assert any(line.get_label().startswith("chance") for line in fig.axes[0].get_lines())
+    legend = fig.legends[0]  # the long label fits: fewer legend columns, not a legend wider than the figure
+    assert legend.get_window_extent(fig.canvas.get_renderer()).width <= fig.bbox.width
     # a vocabulary size at two widths is a grid, not one line: one line per width again
     rec = fake.result("t", "extra", fake.knobs(vocab_size=16000, hidden=256, seed=0))
     rec["groups"] = {g: {**v, "transfer_acc": 0.5} for g, v in rec["groups"].items()}
