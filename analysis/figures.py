@@ -411,6 +411,30 @@ def _widths_along_vocab(sel: pd.DataFrame) -> str | None:
     return "→".join(dict.fromkeys(f"{int(hs[0])}" for hs in per_vocab.sort_index()))
 
 
+def _fixed_capacity_chains(stats: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """In a vocabulary × width grid, the points the paper's fixed-capacity design would run: from a point not yet on
+    a chain (smallest vocabulary first), the point at each larger vocabulary, at another width, whose total
+    parameters lie within 10% of the first's (the closest if several). (condition, points in vocabulary order)
+    for each chain of two or more points."""
+    chains = []
+    for cond, part in stats.groupby("condition", sort=True):
+        part = part.sort_values(["vocab_size", "model.hidden"])
+        taken: set[Any] = set()
+        for idx, start in part.iterrows():
+            if idx in taken:
+                continue
+            rows = [idx]
+            for vocab in sorted(v for v in part["vocab_size"].unique() if v > start["vocab_size"]):
+                there = part[(part["vocab_size"] == vocab) & (part["model.hidden"] != start["model.hidden"])]
+                gap = (there["params_total"].astype(float) / float(start["params_total"]) - 1).abs()
+                if len(gap) and gap.min() <= 0.1:
+                    rows.append(gap.idxmin())
+            if len(rows) > 1:
+                taken.update(rows)
+                chains.append((cond, part.loc[rows]))
+    return chains
+
+
 def fig_vocab(df: pd.DataFrame, metric: str) -> Figure:
     """Fig. 6: metric (all languages) vs vocabulary size (log x), one line per width; a second panel puts the same
     points against total parameters (left out when they all lie within 10%: one capacity). A line whose total
@@ -418,7 +442,8 @@ def fig_vocab(df: pd.DataFrame, metric: str) -> Figure:
     embedding is V × H). A table with one width, or with one width per vocabulary size (the model narrowed as
     the vocabulary grows), is one line, and then the first panel shows the high- and low-resource groups too,
     and for transfer the chance and bag-of-words lines (whether a vocabulary helps every group alike is half
-    the question)."""
+    the question). In a grid of widths, points at about the same total parameters across widths (the paper's
+    fixed-capacity design beside the growing one) are also joined by a dashed line (_fixed_capacity_chains)."""
     sel = _group_rows(df, metric, ("all",))
     vocabs = _require_varying(sel, "vocab_size", "vocabulary sizes")
     widths = _widths_along_vocab(sel)
@@ -434,10 +459,14 @@ def fig_vocab(df: pd.DataFrame, metric: str) -> Figure:
             groups = tuple(g for g in ("high", "low") if g in set(part["lang"]))
             refs = _transfer_references(axes[0], df, part, metric, "vocab_size", groups)
             _group_lines(axes[0], seed_stats(part, metric, "vocab_size", by=["lang"]), "vocab_size", groups, refs)
+    chains = [] if one_width else _fixed_capacity_chains(stats)
+    on_chains = {(h, v, c) for c, chain in chains for h, v in zip(chain["model.hidden"], chain["vocab_size"])}
     keys = [*by, "condition"]
     for i, (key, line) in enumerate(stats.groupby(keys, sort=True, dropna=False)):
         key = key if isinstance(key, tuple) else (key,)
         hidden, cond = (key[0], key[-1]) if by else (widths, key[-1])
+        if len(line) == 1 and (hidden, line["vocab_size"].iloc[0], cond) in on_chains:
+            continue  # a width with one point that a fixed-capacity line below draws
         p = line["params_total"].astype(float)
         if p.notna().any() and line["vocab_size"].nunique() == 1:  # one point: neither fixed nor growing
             kind = f"{_si(p.mean())} params"
@@ -455,6 +484,14 @@ def fig_vocab(df: pd.DataFrame, metric: str) -> Figure:
         _draw(axes[0], line, "vocab_size", label, style)
         if vs_params:
             _draw(axes[1], line, "vocab_size", label, style, xs=line["params_total"])
+    for cond, chain in chains:
+        p = chain["params_total"].astype(float)
+        label = ", ".join(s for s in ("H=" + "→".join(f"{int(h)}" for h in chain["model.hidden"]),
+                                      f"fixed capacity (~{_si(p.mean())} params)", cond) if s)
+        style = {"color": GROUP_STYLE["all"]["color"], "marker": "s"}
+        _draw(axes[0], chain, "vocab_size", label, style, linestyle="--")
+        if vs_params:
+            _draw(axes[1], chain, "vocab_size", label, style, linestyle="--", xs=chain["params_total"])
     axes[0].set_xscale("log")
     _set_ticks(axes[0], vocabs)
     _finish(fig, axes, "Fig. 6: does a larger shared vocabulary help, at fixed and at growing capacity?",

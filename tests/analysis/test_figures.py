@@ -105,9 +105,13 @@ def test_fig_capacity_diagonal(tables):
 def test_fig_vocab_lines_per_capacity(tables):
     fig = figures.fig_vocab(tables["fig6_vocab"], "mlm_bpc")
     lines = figures.errorbar_values(fig)
-    assert len(lines) == 2 * 2  # two widths × two panels (vs vocab, vs params)
-    assert all("capacity grows with vocab" in d["label"] for d in lines)
+    widths = [d for d in lines if "capacity grows with vocab" in d["label"]]
+    fixed = [d for d in lines if "fixed capacity" in d["label"]]
+    assert len(widths) == 2 * 2  # two widths × two panels (vs vocab, vs params)
     assert fig.axes[0].get_xscale() == "log" and list(lines[0]["x"]) == [1000, 4000, 16000]
+    # and the one fixed-capacity pair of the grid: 4,000 pieces at H=256 (2.73M) and 16,000 at H=128 (2.51M)
+    assert len(lines) == 6 and [d["label"] for d in fixed] == ["H=256→128, fixed capacity (~2.62M params)"] * 2
+    assert list(fixed[0]["x"]) == [4000, 16000]
 
 
 def test_skipped_when_knob_does_not_vary(tables):

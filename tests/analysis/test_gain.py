@@ -180,13 +180,30 @@ def test_the_vocab_figure_draws_a_model_narrowed_as_the_vocabulary_grows_as_one_
     assert any(line.get_label().startswith("chance") for line in fig.axes[0].get_lines())
     legend = fig.legends[0]  # the long label fits: fewer legend columns, not a legend wider than the figure
     assert legend.get_window_extent(fig.canvas.get_renderer()).width <= fig.bbox.width
-    # a vocabulary size at two widths is a grid, not one line: one line per width again
+    # a vocabulary size at two widths is a grid: one line per width again, and the fixed-capacity points joined by
+    # a dashed line of their own (H=128's one point is drawn on it, not as a line of its own)
     rec = fake.result("t", "extra", fake.knobs(vocab_size=16000, hidden=256, seed=0))
     rec["groups"] = {g: {**v, "transfer_acc": 0.5} for g, v in rec["groups"].items()}
     fake.write_run(tmp_path, "t", "vocab_size=16000,model.hidden=256,seed=0", rec)
     df, _ = collect_runs(tmp_path)
-    labels = [line["label"] for line in errorbar_values(fig_vocab(df, "transfer_acc"))]
+    lines = errorbar_values(fig_vocab(df, "transfer_acc"))
+    labels = [line["label"] for line in lines]
     assert not any(label.startswith(("high", "low")) for label in labels)
     assert sum(label.startswith("H=256, capacity grows") for label in labels) == 2  # both panels
-    assert sum(label.startswith("H=128, ") and "fixed" not in label and "grows" not in label
-               for label in labels) == 2  # one point is neither fixed nor growing capacity
+    chain = [line for line in lines if line["label"].startswith("H=256→128, fixed capacity (~")]
+    assert len(chain) == 2 and list(chain[0]["x"]) == [4000, 16000]
+    assert np.allclose(chain[0]["y"], [0.445, 0.565])
+    assert not any(label.startswith("H=128") for label in labels)
+
+
+def test_the_vocab_figure_labels_a_width_with_one_point_by_its_parameters(tmp_path, fake):
+    """A width run at one vocabulary size only, with no point of the same capacity at another width, is neither
+    fixed nor growing capacity: its label gives its parameter count."""
+    for vocab, hidden in ((4000, 128), (16000, 128), (16000, 256)):
+        name = f"vocab_size={vocab},model.hidden={hidden},seed=0"
+        fake.write_run(tmp_path, "t", name, fake.result("t", name, fake.knobs(vocab_size=vocab, hidden=hidden)))
+    df, _ = collect_runs(tmp_path)
+    labels = [line["label"] for line in errorbar_values(fig_vocab(df, "mlm_bpc"))]
+    assert sum(label.startswith("H=128, capacity grows") for label in labels) == 2
+    assert sum(label.startswith("H=256, ") and label.endswith("M params") for label in labels) == 2
+    assert not any("fixed capacity" in label for label in labels)
