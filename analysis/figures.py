@@ -19,7 +19,7 @@ the figure's lines instead of being averaged away.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -408,7 +408,16 @@ def _widths_along_vocab(sel: pd.DataFrame) -> str | None:
     per_vocab = sel.groupby("vocab_size")["model.hidden"].unique()
     if any(len(hs) > 1 for hs in per_vocab):
         return None
-    return "→".join(dict.fromkeys(f"{int(hs[0])}" for hs in per_vocab.sort_index()))
+    return _width_path(hs[0] for hs in per_vocab.sort_index())
+
+
+def _width_path(hiddens: Iterable[Any]) -> str:
+    """Widths in line order, repeats dropped: 128, 92, 56 → "128→92→56"."""
+    return "→".join(dict.fromkeys(f"{int(h)}" for h in hiddens))
+
+
+def _fixed_capacity(params: pd.Series) -> str:
+    return f"fixed capacity (~{_si(params.mean())} params)"
 
 
 def _fixed_capacity_chains(stats: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
@@ -471,7 +480,7 @@ def fig_vocab(df: pd.DataFrame, metric: str) -> Figure:
         if p.notna().any() and line["vocab_size"].nunique() == 1:  # one point: neither fixed nor growing
             kind = f"{_si(p.mean())} params"
         elif p.notna().any() and p.max() <= 1.1 * p.min():
-            kind = f"fixed capacity (~{_si(p.mean())} params)"
+            kind = _fixed_capacity(p)
         elif p.notna().any():
             kind = f"capacity grows with vocab ({_si(p.min())}→{_si(p.max())} params)"
         else:
@@ -485,9 +494,8 @@ def fig_vocab(df: pd.DataFrame, metric: str) -> Figure:
         if vs_params:
             _draw(axes[1], line, "vocab_size", label, style, xs=line["params_total"])
     for cond, chain in chains:
-        p = chain["params_total"].astype(float)
-        label = ", ".join(s for s in ("H=" + "→".join(f"{int(h)}" for h in chain["model.hidden"]),
-                                      f"fixed capacity (~{_si(p.mean())} params)", cond) if s)
+        label = ", ".join(s for s in ("H=" + _width_path(chain["model.hidden"]),
+                                      _fixed_capacity(chain["params_total"].astype(float)), cond) if s)
         style = {"color": GROUP_STYLE["all"]["color"], "marker": "s"}
         _draw(axes[0], chain, "vocab_size", label, style, linestyle="--")
         if vs_params:
