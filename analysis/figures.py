@@ -310,11 +310,17 @@ def _budget_note(sel: pd.DataFrame) -> str:
     language sees as many of its own tokens: sweeps/fig2_matched_cpu.yaml), the budgets; else ""."""
     if "train.max_steps" not in sel.columns:
         return ""
-    per_count = sel.groupby("num_langs")["train.max_steps"].unique()
-    if sel["train.max_steps"].nunique() <= 1 or any(len(v) > 1 for v in per_count):
+    per_count = _one_value_each(sel, "num_langs", "train.max_steps")
+    if per_count is None or per_count.nunique() <= 1:
         return ""
-    return "updates grow with the languages: " + ", ".join(
-        f"{int(n)} → {int(v[0]):,}" for n, v in per_count.sort_index().items())
+    return "updates grow with the languages: " + ", ".join(f"{int(n)} → {int(v):,}" for n, v in per_count.items())
+
+
+def _one_value_each(df: pd.DataFrame, key: str, knob: str) -> pd.Series | None:
+    """knob's value for each value of key (a Series indexed by key, sorted), or None when some key value comes with
+    several: e.g. one width per vocabulary size, one budget per language count."""
+    values = df.groupby(key)[knob].unique()
+    return None if any(len(v) > 1 for v in values) else values.map(lambda v: v[0]).sort_index()
 
 
 def _diagonal(stats: pd.DataFrame) -> pd.DataFrame | None:
@@ -322,8 +328,7 @@ def _diagonal(stats: pd.DataFrame) -> pd.DataFrame | None:
     with the i-th smallest width (a full grid's diagonal), or the only width of each language count."""
     langs = sorted(stats["num_langs"].unique())
     widths = sorted(stats["model.hidden"].unique())
-    per_lang = stats.groupby("num_langs")["model.hidden"].nunique()
-    if (per_lang == 1).all():
+    if _one_value_each(stats, "num_langs", "model.hidden") is not None:
         return stats
     if len(langs) == len(widths):
         pairs = set(zip(langs, widths))
@@ -405,10 +410,8 @@ def _widths_along_vocab(sel: pd.DataFrame) -> str | None:
     size comes at several widths."""
     if "model.hidden" not in sel.columns or sel["model.hidden"].isna().all():
         return ""
-    per_vocab = sel.groupby("vocab_size")["model.hidden"].unique()
-    if any(len(hs) > 1 for hs in per_vocab):
-        return None
-    return _width_path(hs[0] for hs in per_vocab.sort_index())
+    per_vocab = _one_value_each(sel, "vocab_size", "model.hidden")
+    return None if per_vocab is None else _width_path(per_vocab)
 
 
 def _width_path(hiddens: Iterable[Any]) -> str:
