@@ -50,9 +50,23 @@ def share_terminal(tag: str) -> None:
     with `[tag]` (its train.log stays as it is) and progress comes as lines, not bars."""
     global _shared_terminal
     _shared_terminal = True
+    _tqdm_thread_lock()
     for handler in logging.getLogger().handlers:  # Hydra's job logging: one console, one file handler
         if type(handler) is logging.StreamHandler:
             handler.setFormatter(logging.Formatter(f"[{tag}] %(message)s"))
+
+
+def _tqdm_thread_lock() -> None:
+    """tqdm's default lock holds a multiprocessing semaphore, made at the first bar (even a disabled one). A
+    local_parallel worker ends with os._exit after an interrupted run (xlmr.run), which leaves that semaphore
+    to the resource tracker: "There appear to be N leaked semaphore objects" at the end of every stopped
+    sweep. A semaphore that no other process holds (joblib's workers are spawned, not forked from one
+    another) orders nothing that a thread lock does not, so a worker's bars take a thread lock instead."""
+    import threading
+
+    from tqdm.std import tqdm
+
+    tqdm.set_lock(threading.RLock())
 
 
 _printing = False  # say() prints instead of logging (outside a run: the sweeper's own work)
