@@ -430,10 +430,15 @@ def run_from_hydra(cfg: DictConfig) -> dict[str, str]:
     run_dir = Path(hc.runtime.output_dir)
     multirun = hc.mode == RunMode.MULTIRUN
     in_worker = multirun and runs_share_terminal(str(hc.launcher.get("_target_", "")))
+    main_thread = threading.current_thread() is threading.main_thread()
     if in_worker:
         share_terminal(run_dir.name)
-        if threading.current_thread() is threading.main_thread():
+        if main_thread:
             signal.signal(signal.SIGTERM, _sigterm_as_ctrl_c)
+    if multirun and os.environ.get("SUBMITIT_EXECUTOR") == "local" and main_thread:
+        # a submitit_local task: the sweep started it with SIGINT ignored, so that a terminal's Ctrl-C reaches
+        # the runs and not their controllers (hydra_plugins/xlmr_sweeper); the run takes Ctrl-C back
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         record = run(cfg, run_dir, sweep=cfg.name, run_name=run_dir.name)
     except (KeyboardInterrupt, SystemExit) as err:

@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 # "submitted": handed to Slurm by a sweep that does not wait (hydra.launcher.wait=false)
 OK_OUTCOMES = ("done", "resumed", "skipped", "prepared", "busy", "queued", "submitted")
 JOBLIB_LOGGER = "hydra_plugins.hydra_joblib_launcher"  # hydra/launcher=local_parallel (runs side by side)
+SUBMITIT_LOCAL_TARGET = "submitit_launcher.LocalLauncher"  # hydra/launcher=submitit_local
 
 
 @dataclass
@@ -128,8 +129,10 @@ class XlmrSweeper(BasicSweeper):
                         sys.stdout.flush()
                         clock.after(_outcome(results[-1], Path(row["run_dir"]))[0])
                 else:
+                    target = str(self.config.hydra.launcher.get("_target_", ""))
                     with _quiet(logging.getLogger(JOBLIB_LOGGER)), _runs_stop_with_the_sweep(
-                            enabled=runs_share_terminal(str(self.config.hydra.launcher.get("_target_", "")))):
+                            enabled=runs_share_terminal(target)), _local_jobs_stop_with_the_sweep(
+                            enabled=target.endswith(SUBMITIT_LOCAL_TARGET)):
                         results = self.launcher.launch(batch, initial_job_idx=initial_job_idx)
             except SweepStopped as stop:
                 launch_error, stopped_by = str(stop), stop.signum
@@ -143,6 +146,9 @@ class XlmrSweeper(BasicSweeper):
         launched = iter(r for rs in returns for r in rs)
         outcomes = [held[row["run_dir"]] if row["run_dir"] in held
                     else _outcome(next(launched, None), Path(row["run_dir"])) for row in rows]
+        if launch_error and not stopped_by and _stopped_by_ctrl_c(outcomes):
+            stopped_by = signal.SIGINT
+            launch_error = "stopped by Ctrl-C: the runs in flight were interrupted; the same command resumes them"
         if stopped_by:  # runs the pool had not started yet
             outcomes = [("stopped", "not started") if o == ("failed", "") and read_result(Path(row["run_dir"])) is None
                         else o for row, o in zip(rows, outcomes)]
@@ -235,6 +241,65 @@ def _runs_stop_with_the_sweep(enabled: bool, grace_s: float = 120.0, nudge_s: fl
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+@contextlib.contextmanager
+def _local_jobs_stop_with_the_sweep(enabled: bool, grace_s: float = 120.0) -> Iterator[None]:
+    """Stop a submitit_local sweep's runs with the sweep, on Ctrl-C and on SIGTERM alike.
+
+    Each run is a task process (`submitit.core._submit`) under a submitit controller
+    (`submitit.local._local`), both started by this process. On a terminal's Ctrl-C the controllers printed
+    a KeyboardInterrupt traceback each and SIGKILLed their task a second later (submitit's
+    Controller.kill_tasks), which can cut a run off before it records that it was interrupted; SIGTERM
+    (`kill`) ended this process alone and left the runs training, orphaned. So while the jobs run, SIGINT is
+    ignored here, and the controllers and tasks started meanwhile inherit that (an ignored signal stays
+    ignored across exec). A task takes Ctrl-C back (xlmr.run), so the terminal's Ctrl-C reaches the runs
+    alone: they stop as interrupted, their controllers end with them, and the sweep reads their records
+    (`_stopped_by_ctrl_c`). SIGTERM is passed on to the tasks as Ctrl-C; the sweep waits up to `grace_s`
+    for them, kills what is left, and raises SweepStopped. A SIGINT sent to this process alone
+    (`kill -INT`) is ignored while the runs train: `kill` (SIGTERM) is the way to stop it from elsewhere."""
+    if not enabled:
+        yield
+        return
+
+    def on_term(signum: int, frame: Any) -> None:
+        import psutil
+
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one stop at a time; the finally below restores it
+        tasks = [p for p in psutil.Process().children(recursive=True) if _is_submitit_task(p)]
+        name = signal.Signals(signum).name
+        print(f"[sweep] {name}: stopping the {len(tasks)} run(s) in flight", file=sys.stderr, flush=True)
+        _send(tasks, signal.SIGINT)
+        _, alive = psutil.wait_procs(tasks, timeout=grace_s)
+        _send(alive, signal.SIGKILL)
+        late = f"; {len(alive)} still running after {grace_s:.0f} s were killed" if alive else ""
+        raise SweepStopped(signum, f"stopped by {name}: the runs in flight were interrupted{late}; "
+                           "the same command resumes them")
+
+    previous = {signal.SIGINT: signal.signal(signal.SIGINT, signal.SIG_IGN),
+                signal.SIGTERM: signal.signal(signal.SIGTERM, on_term)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _is_submitit_task(process: Any) -> bool:
+    import psutil
+
+    try:
+        return "submitit.core._submit" in " ".join(process.cmdline())
+    except psutil.Error:  # gone already
+        return False
+
+
+def _stopped_by_ctrl_c(outcomes: "list[tuple[str, str]]") -> bool:
+    """The launcher raised, and every run that did not end well was interrupted by the user: the runs took a
+    Ctrl-C that the sweep's own process did not (submitit_local, above). A run records "interrupted" only
+    for a KeyboardInterrupt (xlmr.run)."""
+    unfinished = [status for status, _ in outcomes if status not in OK_OUTCOMES]
+    return bool(unfinished) and all(status == "interrupted" for status in unfinished)
 
 
 def _send(processes: "list[Any]", signum: int) -> None:
