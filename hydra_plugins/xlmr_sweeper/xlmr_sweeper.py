@@ -193,7 +193,8 @@ class SweepClock:
 
 
 class SweepStopped(KeyboardInterrupt):
-    """Ctrl-C or SIGTERM reached a sweep whose runs train in worker processes (hydra/launcher=local_parallel)."""
+    """Ctrl-C or SIGTERM reached a sweep whose runs train in other processes (hydra/launcher=local_parallel's
+    workers, submitit_local's jobs)."""
 
     def __init__(self, signum: int, message: str):
         super().__init__(message)
