@@ -82,11 +82,26 @@ def _load(args: argparse.Namespace) -> tuple[pd.DataFrame, list[collect.Skipped]
         return df, skipped, f"W&B {args.wandb}" + (f" group {args.group}" if args.group else "")
     if not args.runs:
         raise UsageError("no RUNS_DIR given (or --wandb ENTITY/PROJECT)")
-    missing = [str(p) for p in args.runs if not p.is_dir()]
+    runs = _expand(args.runs)
+    missing = [str(p) for p in runs if not p.is_dir()]
     if missing:
         raise UsageError(f"runs directory not found: {', '.join(missing)}")
-    df, skipped = collect.collect_runs(args.runs)
+    df, skipped = collect.collect_runs(runs)
     return df, skipped, ", ".join(map(str, args.runs))
+
+
+def _expand(paths: list[Path]) -> list[Path]:
+    """A quoted pattern ('runs/fig2_langs_cpu/langs=7,seed=*', as the sweep headers write them) names the
+    directories it matches, as the shell would expand it unquoted; a path that exists is taken as it is, and a
+    pattern that matches nothing stays, to be reported as not found."""
+    import glob
+
+    expanded: list[Path] = []
+    for path in paths:
+        is_pattern = any(c in str(path) for c in "*?[")
+        matches = sorted(glob.glob(str(path))) if is_pattern and not path.exists() else []
+        expanded += [Path(m) for m in matches] or [path]
+    return expanded
 
 
 def _summary(df: pd.DataFrame, skipped: list[collect.Skipped], metric: str) -> str:

@@ -167,8 +167,12 @@ def test_cli_table_and_errors(runs_root, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "runs: 12 finished, 0 skipped; sweeps: fig5_alpha, fig7_batch" in out and "higher is better" in out
     assert {p.name for p in tmp_path.iterdir()} == {"results.parquet", "results.csv"}
+    # a quoted pattern, as the sweep headers write them, names the run directories it matches
+    assert main(["table", str(runs_root / "fig5_alpha" / "*seed=0*"), "--out", str(tmp_path / "pattern")]) == 0
+    assert "runs: 3 finished, 0 skipped; sweeps: fig5_alpha" in capsys.readouterr().out
     cases = [
         (["figures", str(tmp_path / "missing"), "--out", str(tmp_path)], "runs directory not found"),
+        (["figures", str(tmp_path / "missing*"), "--out", str(tmp_path)], "runs directory not found"),
         (["figures", str(tmp_path), "--out", str(tmp_path / "o")], "no finished runs found"),
         (["table", str(runs_root / "fig5_alpha"), "--out", str(tmp_path), "--metric", "bleu"], "metric 'bleu'"),
         (["table", "--out", str(tmp_path)], "no RUNS_DIR"),
