@@ -224,7 +224,7 @@ def _runs_stop_with_the_sweep(enabled: bool, grace_s: float = 120.0, nudge_s: fl
         for sig in (signal.SIGINT, signal.SIGTERM):  # one stop at a time; the finally below restores them
             signal.signal(sig, signal.SIG_IGN)
         name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
-        workers = [p for p in psutil.Process().children() if not _is_resource_tracker(p)]
+        workers = [p for p in psutil.Process().children() if not _runs(p, "resource_tracker", gone=True)]
         print(f"[sweep] {name}: stopping the {len(workers)} run(s) in flight", file=sys.stderr, flush=True)
         if signum != signal.SIGINT:
             _send(workers, signal.SIGTERM)
@@ -267,7 +267,7 @@ def _local_jobs_stop_with_the_sweep(enabled: bool, grace_s: float = 120.0) -> It
         import psutil
 
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one stop at a time; the finally below restores it
-        tasks = [p for p in psutil.Process().children(recursive=True) if _is_submitit_task(p)]
+        tasks = [p for p in psutil.Process().children(recursive=True) if _runs(p, "submitit.core._submit")]
         name = signal.Signals(signum).name
         print(f"[sweep] {name}: stopping the {len(tasks)} run(s) in flight", file=sys.stderr, flush=True)
         _send(tasks, signal.SIGINT)
@@ -286,15 +286,6 @@ def _local_jobs_stop_with_the_sweep(enabled: bool, grace_s: float = 120.0) -> It
             signal.signal(sig, handler)
 
 
-def _is_submitit_task(process: Any) -> bool:
-    import psutil
-
-    try:
-        return "submitit.core._submit" in " ".join(process.cmdline())
-    except psutil.Error:  # gone already
-        return False
-
-
 def _stopped_by_ctrl_c(outcomes: "list[tuple[str, str]]") -> bool:
     """The launcher raised, and every run that did not end well was interrupted by the user: the runs took a
     Ctrl-C that the sweep's own process did not (submitit_local, above). A run records "interrupted" only
@@ -311,13 +302,15 @@ def _send(processes: "list[Any]", signum: int) -> None:
             process.send_signal(signum)
 
 
-def _is_resource_tracker(process: Any) -> bool:
+def _runs(process: Any, command: str, gone: bool = False) -> bool:
+    """Does `process`'s command line contain `command` (a joblib resource tracker, a submitit task)? `gone`: the
+    answer for a process that has ended meanwhile."""
     import psutil
 
     try:
-        return "resource_tracker" in " ".join(process.cmdline())
-    except psutil.Error:  # gone already
-        return True
+        return command in " ".join(process.cmdline())
+    except psutil.Error:
+        return gone
 
 
 @contextlib.contextmanager
