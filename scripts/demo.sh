@@ -4,10 +4,9 @@
 # figures/<sweep>/{transfer,bpc}/: zero-shot transfer (with chance and bag-of-words lines) and held-out MLM
 # bits per character. Fig. 5's α = 0.3 point is Fig. 2's 7-language runs (the same configuration: trained
 # once, read by both figures), so its sweep here trains α = 0.1 and 1.0 only.
-# Measured from a fresh clone on 2 CPU cores (2026-11-26): 27.4 min with the old recipe (2,400 updates) where the
-# cores have native bf16; 50.3 min with today's (1,800 updates, pre-LN, WSD) on cores without AVX-512, in fp32
-# (1.9 min of set-up, Fig. 2's sweep 31.5 min, Fig. 5's 16.7 min). Re-running skips finished runs (and resumes
-# interrupted ones).
+# Measured from a fresh clone on 2 CPU cores with native bf16 (AVX-512 BF16; 2026-11-27, today's recipe: 1,800 updates,
+# pre-LN, WSD): 19.7 min (1.1 min of set-up, Fig. 2's sweep 11.7 min, Fig. 5's 6.7 min, 2.0-2.6 min a run). On cores
+# without AVX-512 (fp32): 50.3 min (2026-11-26). Re-running skips finished runs (and resumes interrupted ones).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
