@@ -92,14 +92,16 @@ def _load(args: argparse.Namespace) -> tuple[pd.DataFrame, list[collect.Skipped]
 
 def _expand(paths: list[Path]) -> list[Path]:
     """A quoted pattern ('runs/fig2_langs_cpu/langs=7,seed=*', as the sweep headers write them) names the
-    directories it matches, as the shell would expand it unquoted; a path that exists is taken as it is, and a
-    pattern that matches nothing stays, to be reported as not found."""
+    directories it matches, as the shell would expand it unquoted, less the files beside them (Hydra's
+    multirun.yaml in a sweep folder); a path that exists is taken as it is, and a pattern that matches no
+    directory stays, to be reported as not found."""
     import glob
 
     expanded: list[Path] = []
     for path in paths:
         is_pattern = any(c in str(path) for c in "*?[")
         matches = sorted(glob.glob(str(path))) if is_pattern and not path.exists() else []
+        matches = [m for m in matches if Path(m).is_dir()]
         expanded += [Path(m) for m in matches] or [path]
     return expanded
 

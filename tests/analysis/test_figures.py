@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -182,6 +183,15 @@ def test_cli_table_and_errors(runs_root, tmp_path, capsys):
         assert main(argv) == 2, argv
         err = capsys.readouterr().err.strip()
         assert err.startswith("error: ") and message in err and len(err.splitlines()) == 1, err
+
+
+def test_cli_pattern_names_only_run_directories(runs_root, tmp_path, capsys):
+    """'runs/<sweep>/*' also matches the sweep folder's own files (Hydra's multirun.yaml): they are not runs."""
+    sweep = tmp_path / "sweep"
+    shutil.copytree(runs_root / "fig5_alpha", sweep)
+    (sweep / "multirun.yaml").write_text("hydra: {}\n")
+    assert main(["table", str(sweep / "*"), "--out", str(tmp_path / "out")]) == 0
+    assert "runs: 6 finished, 0 skipped" in capsys.readouterr().out
 
 
 def test_python_dash_m(runs_root, tmp_path):
