@@ -465,3 +465,27 @@ def test_torch_compile_trains_and_keeps_checkpoints_portable(cache, tmp_path):
     assert result["status"] == "done" and result["steps"] == 3
     state = torch.load(tmp_path / "compiled" / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
     assert not [k for k in state["state_dict"] if "_orig_mod" in k]  # the same keys as an uncompiled run
+
+
+def test_a_local_parallel_worker_keeps_a_harmless_handler_for_a_second_sigterm(monkeypatch):
+    # The first SIGTERM becomes Ctrl-C. A second one can already be pending when it does (`timeout` and
+    # `kill -- -PGID` signal the whole group, and the sweep passes its own on): CPython then raises
+    # "OSError: Signal 15 ignored due to race condition" mid-training unless a Python handler is installed
+    # (seen on the GPU machine, a sweep stopped by `timeout`).
+    import os
+    import signal
+
+    from xlmr.run import _sigterm_as_ctrl_c
+
+    sent = []
+    monkeypatch.setattr(os, "kill", lambda pid, signum: sent.append(signum))
+    before = signal.getsignal(signal.SIGTERM)
+    try:
+        _sigterm_as_ctrl_c(signal.SIGTERM, None)
+        after = signal.getsignal(signal.SIGTERM)
+        assert sent == [signal.SIGINT]
+        assert callable(after) and after is not _sigterm_as_ctrl_c
+        after(signal.SIGTERM, None)  # a later SIGTERM: nothing happens
+        assert sent == [signal.SIGINT]
+    finally:
+        signal.signal(signal.SIGTERM, before)

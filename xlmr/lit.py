@@ -99,6 +99,7 @@ class MLMModule(pl.LightningModule):
         self.register_buffer("token_chars", torch.as_tensor(token_chars, dtype=torch.float32), persistent=False)
         # per language: [nll_sum, correct, count, chars] over the held-out masked tokens
         self.val_logged_at = -1  # the step of the last held-out evaluation sent to the loggers
+        self.grad_norm: torch.Tensor | None = None  # the last optimizer step's, before clipping
         self.register_buffer("eval_sums", torch.zeros(len(self.langs) + len(self.unseen), 4, dtype=torch.float64),
                              persistent=False)
 
@@ -119,6 +120,7 @@ class MLMModule(pl.LightningModule):
         if self.optim.clip_grad_norm > 0:
             norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.optim.clip_grad_norm)
             self.log("train/grad_norm", norm)
+            self.grad_norm = norm.detach()  # read (and cleared) by xlmr.divergence.DivergenceGuard
 
     def on_validation_epoch_start(self) -> None:
         self.eval_sums.zero_()

@@ -238,6 +238,7 @@ def _train_and_evaluate(cfg: Config, run_dir: Path, sweep: str, run_name: str,
     from xlmr.data.pipeline import prepare_data
     from xlmr.data.sampling import format_tsv, matched_steps, sampling_table
     from xlmr.datamodule import MLMDataModule
+    from xlmr.divergence import DivergenceGuard
     from xlmr.hardware import device_peak
     from xlmr.lit import MLMModule, ThroughputLogger, parse_eval, read_checkpoint_description
     from xlmr.loggers import RunCSVLogger, define_wandb_metrics, log_wandb_tables, make_wandb_logger
@@ -330,7 +331,8 @@ def _train_and_evaluate(cfg: Config, run_dir: Path, sweep: str, run_name: str,
     if CheckpointOnSignal.wanted():
         callbacks = [*callbacks, CheckpointOnSignal(run_dir / CKPT_DIR / LAST_CKPT, accum)]
     peak = device_peak(precision, cfg.trainer.accelerator)  # the limit MFU is measured against (xlmr/hardware.py)
-    callbacks = [*callbacks, ThroughputLogger(cfg.train.batch_tokens, fpt, peak.flops, cfg.trainer.log_every_steps),
+    callbacks = [*callbacks, DivergenceGuard(cfg.trainer.log_every_steps, cfg.trainer.ckpt_every_steps),
+                 ThroughputLogger(cfg.train.batch_tokens, fpt, peak.flops, cfg.trainer.log_every_steps),
                  TrainProgress(cfg.train.batch_tokens, cfg.trainer.log_every_steps)]
     val_every = val_interval(cfg.trainer.val_every_steps, steps, cfg.trainer.log_every_steps)
     trainer = pl.Trainer(
@@ -413,9 +415,24 @@ def runs_share_terminal(launcher_target: str) -> bool:
 def _sigterm_as_ctrl_c(signum: int, frame: Any) -> None:
     """In a local_parallel sweep's worker, SIGTERM (passed on by the stopped sweep, or `kill` of its process
     group) stops the run as Ctrl-C does: recorded as interrupted, resumable. The first one only; Lightning
-    ignores further Ctrl-Cs while it shuts down."""
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    ignores further Ctrl-Cs while it shuts down. Later SIGTERMs go to a handler that does nothing, not to
+    SIG_IGN: a second one that arrives while this one runs (`timeout` and `kill -- -PGID` signal the whole
+    process group, and the sweep passes its own on as well) is already pending, and CPython raises
+    "OSError: Signal 15 ignored due to race condition" wherever the run is when it finds no handler for it."""
+    signal.signal(signal.SIGTERM, _ignore_signal)
     os.kill(os.getpid(), signal.SIGINT)
+
+
+def _ignore_signal(signum: int, frame: Any) -> None:
+    """SIGTERM after the first, in a local_parallel worker that is already stopping (see above)."""
+
+
+def diverged(err: BaseException) -> bool:
+    """Was this the divergence guard stopping a run? Looked up, not imported: xlmr.divergence loads torch and
+    Lightning, which this module imports only once a run trains (and if it never loaded, nothing trained)."""
+    if "xlmr.divergence" not in sys.modules:
+        return False
+    return isinstance(err, sys.modules["xlmr.divergence"].TrainingDiverged)
 
 
 def run_from_hydra(cfg: DictConfig) -> dict[str, str]:
@@ -457,6 +474,11 @@ def run_from_hydra(cfg: DictConfig) -> dict[str, str]:
             return {"outcome": "failed", "error": str(err), "run_dir": str(run_dir)}
         raise SystemExit(2) from None
     except Exception as err:
+        if diverged(err):  # a finding about the run, not a bug: one line, no traceback
+            print(f"error: {run_dir}: {err}", file=sys.stderr)
+            if multirun:
+                return {"outcome": "failed", "error": str(err), "run_dir": str(run_dir)}
+            raise SystemExit(1) from None
         if not multirun:
             raise
         import traceback
