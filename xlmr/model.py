@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from xlmr import scaling
 from xlmr.config import ModelConfig
@@ -63,9 +64,27 @@ def written_out_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, att
 WRITTEN_OUT_MAX_SEQ = 256  # longest sequence at which the written-out attention beats the CPU kernel in bf16
 
 
+# cuDNN's attention backward on Hopper (the kernel PyTorch picks there: the H200 profile in benchmarks/RESULTS.md)
+# computes NaN gradients when the keys fill only part of its last 128-wide tile and a query row's logsumexp is
+# below ln(FLT_MIN) ≈ −88.7: the tile's empty half is scored 0, exp(0 − lse) overflows, inf · 0 = NaN
+# (pytorch/pytorch#196678, NVIDIA/cudnn-frontend#628 and #1072). Our training sequences are 64 tokens, half a
+# tile, and trained heads approach such rows (mini's CPU checkpoints: rows at lse −28, logits up to 97).
+# model=small langs=30 on an H200 turned NaN suddenly, with no loss or gradient-norm spike before, in all three
+# seeds: this bug would explain it; not yet confirmed on the hardware (tests/test_gpu.py checks the kernels we
+# pick). So on a GPU, at lengths that are not a multiple of the tile, SDPA chooses among the other kernels.
+CUDNN_TILE = 128
+WITHOUT_CUDNN = [SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH]
+
+
+def avoids_cudnn_attention(device_type: str, seq_len: int) -> bool:
+    """Keep SDPA off cuDNN's kernel for this device and length? (See above.)"""
+    return device_type == "cuda" and seq_len % CUDNN_TILE != 0
+
+
 def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, attn_mask: torch.Tensor | None,
               dropout_p: float = 0.0) -> torch.Tensor:
-    """Self-attention, (B, nh, T, hs) → (B, nh, T, hs): the fused kernel, except on a CPU in bf16 at T ≤ 256.
+    """Self-attention, (B, nh, T, hs) → (B, nh, T, hs): the fused kernel, except on a CPU in bf16 at T ≤ 256,
+    and on a GPU not cuDNN's where T is not a multiple of its tile (CUDNN_TILE, above).
 
     There PyTorch's fused CPU kernel (flash attention for CPU) is slower than the three ops written out:
     forward + backward at hs = 64 and 2,048 tokens measured 2.0–2.4× faster written out at T = 64, 1.8–1.9× at
@@ -73,6 +92,9 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, attn_mask: torc
     AVX-512-BF16 cores, torch 2.13; benchmarks/RESULTS.md)."""
     if q.is_cpu and q.dtype == torch.bfloat16 and q.shape[-2] <= WRITTEN_OUT_MAX_SEQ:
         return written_out_attention(q, k, v, attn_mask, dropout_p)
+    if avoids_cudnn_attention(q.device.type, q.shape[-2]):
+        with sdpa_kernel(WITHOUT_CUDNN):
+            return F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout_p)
     return F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout_p)
 
 
