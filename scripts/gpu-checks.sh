@@ -31,7 +31,8 @@ nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=c
     | tee -a "$out/gpu.txt"
 
 status=0
-"$py" -m pytest -m gpu tests/test_gpu.py -q -p no:cacheprovider 2>&1 | tee "$out/gpu-tests.log" || status=1
+# -rP: what passing tests print too (the cuDNN attention check reports what cuDNN's own kernel gives)
+"$py" -m pytest -m gpu tests/test_gpu.py -q -rP -p no:cacheprovider 2>&1 | tee "$out/gpu-tests.log" || status=1
 
 benches=" ${BENCHES:-eager compile vs-hf batch64 compile-b64 profile} "
 bench() {  # $1: name; the rest: extra flags
