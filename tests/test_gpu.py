@@ -115,7 +115,7 @@ def test_zero_shot_transfer_runs_on_the_gpu(cache, tmp_path):
 def test_attention_gradients_stay_finite_where_cudnn_attention_backward_returns_nan():
     # The regime of xlmr/model.py's note: 64 keys (half of cuDNN's 128-wide tile) and every row's logsumexp
     # near −120, below ln(FLT_MIN). Our attention() must give finite gradients there; what cuDNN's own kernel
-    # gives on this machine is printed (run with -s), as evidence for the note, not asserted.
+    # gives on this machine is printed (pytest -s, or -rP as scripts/gpu-checks.sh runs it), as evidence, not asserted.
     def grads(fn):
         torch.manual_seed(0)
         q, k = (torch.randn(2, 2, 64, 64, device="cuda", dtype=torch.bfloat16) * 0.1 for _ in range(2))
