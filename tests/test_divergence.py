@@ -39,6 +39,18 @@ class InfiniteGradientAt(pl.Callback):
             pl_module.model.encoder.layers[0].fc1.weight.grad[0, 0] = math.inf
 
 
+class SaveAt(pl.Callback):
+    """Writes a checkpoint at the end of update `step`, off the periodic schedule, as CheckpointOnSignal does
+    on a preemption signal."""
+
+    def __init__(self, step: int, path):
+        self.step, self.path = step, path
+
+    def on_train_batch_end(self, trainer, *args):
+        if trainer.global_step == self.step:
+            trainer.save_checkpoint(self.path)
+
+
 @pytest.fixture(scope="module")
 def cache(tmp_path_factory):
     return tmp_path_factory.mktemp("cache")
@@ -51,9 +63,9 @@ def _checkpoint(run_dir):
 
 
 def test_the_message_says_where_it_happened_and_what_is_kept():
-    line = divergence_message((5, 6.25), 8, ckpt_every=4)
+    line = divergence_message((5, 6.25), 8, kept=4)
     assert "between step 5 (loss 6.250) and step 8" in line and "step-4 checkpoint is kept" in line
-    assert "no checkpoint was written" in divergence_message(None, 3, ckpt_every=4)
+    assert "no checkpoint was written" in divergence_message(None, 3, kept=None)
     assert "\n" not in line
 
 
@@ -91,3 +103,11 @@ def test_a_diverging_command_ends_with_one_line_and_no_traceback(cache, tmp_path
     assert "Traceback" not in proc.stderr
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "training diverged" in errors[0] and "train.lr" in errors[0]
+
+
+def test_a_checkpoint_off_the_schedule_is_not_written_from_nan_weights(cache, tmp_path):
+    # A preemption checkpoint can fall between two checks (step 7: neither a logging nor a periodic step).
+    run_dir, signal_ckpt = tmp_path / "signal", tmp_path / "signal.ckpt"
+    with pytest.raises(TrainingDiverged, match="and step 7;.*step-4 checkpoint is kept"):
+        run(tiny_cfg(cache, *EVERY), run_dir, "test", "signal", callbacks=[PoisonWeightsAt(6), SaveAt(7, signal_ckpt)])
+    assert not signal_ckpt.exists() and _checkpoint(run_dir) == (4, True)

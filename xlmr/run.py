@@ -328,11 +328,12 @@ def _train_and_evaluate(cfg: Config, run_dir: Path, sweep: str, run_name: str,
         from pytorch_lightning.plugins.environments import SLURMEnvironment
 
         plugins.append(SLURMEnvironment(auto_requeue=False))
+    # the guard first: a callback that saves at the end of a step (CheckpointOnSignal) finds its flags updated
+    callbacks = [DivergenceGuard(cfg.trainer.log_every_steps), *callbacks]
     if CheckpointOnSignal.wanted():
         callbacks = [*callbacks, CheckpointOnSignal(run_dir / CKPT_DIR / LAST_CKPT, accum)]
     peak = device_peak(precision, cfg.trainer.accelerator)  # the limit MFU is measured against (xlmr/hardware.py)
-    callbacks = [*callbacks, DivergenceGuard(cfg.trainer.log_every_steps, cfg.trainer.ckpt_every_steps),
-                 ThroughputLogger(cfg.train.batch_tokens, fpt, peak.flops, cfg.trainer.log_every_steps),
+    callbacks = [*callbacks, ThroughputLogger(cfg.train.batch_tokens, fpt, peak.flops, cfg.trainer.log_every_steps),
                  TrainProgress(cfg.train.batch_tokens, cfg.trainer.log_every_steps)]
     val_every = val_interval(cfg.trainer.val_every_steps, steps, cfg.trainer.log_every_steps)
     trainer = pl.Trainer(
