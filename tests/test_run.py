@@ -11,7 +11,7 @@ import pytest
 import pytorch_lightning as pl
 
 from _shared import TINY, compose_cfg, run_train, tiny_cfg
-from xlmr.config import ConfigError
+from xlmr.config import ConfigError, typed
 from xlmr.data.pipeline import SHARDS_VERSION, TOKENIZER_VERSION
 from xlmr.data.synthetic import GENERATOR_VERSION
 from xlmr.run import read_result, run, stale_data_note
@@ -78,6 +78,15 @@ def test_tiny_run_writes_a_complete_run_directory(finished):
     # W&B's curves: learning rate (warmup then decay), throughput and MFU at every logging step
     lrs = [float(r["value"]) for r in rows if r["name"] == "train/lr"]
     assert len(lrs) == 6 and max(lrs) <= cfg.train.lr and lrs[-1] < max(lrs)
+    # train/* are logged only on Lightning's logging updates (MLMModule._logging_update): each row holds the
+    # value of the update it is stamped with (0-based), not one left over from an earlier update
+    train_rows = {name: [(int(r["step"]), float(r["value"])) for r in rows if r["name"] == name]
+                  for name in ("train/loss", "train/lr", "train/grad_norm", "train/masked_tokens")}
+    assert {name: [step for step, _ in v] for name, v in train_rows.items()} == {
+        name: [1, 3, 5, 7, 9, 11] for name in train_rows}  # every 2nd of 12 updates, 2 micro-batches each
+    schedule = typed(cfg).train  # a TrainConfig is an OptimConfig
+    assert [lr for _, lr in train_rows["train/lr"]] == pytest.approx(
+        [schedule.peak_lr(cfg.model.hidden) * schedule.lr_factor(step) for step, _ in train_rows["train/lr"]], rel=1e-5)
     mfus = [float(r["value"]) for r in rows if r["name"] == "train/mfu"]
     assert len(mfus) == 6 and all(0 < m < 1 for m in mfus)  # intervals from step 0: 0-2, 2-4, …, 10-12
     assert len([r for r in rows if r["name"] == "train/tokens_per_s"]) == 6

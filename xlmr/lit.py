@@ -103,14 +103,25 @@ class MLMModule(pl.LightningModule):
         self.register_buffer("eval_sums", torch.zeros(len(self.langs) + len(self.unseen), 4, dtype=torch.float64),
                              persistent=False)
 
+    def _logging_update(self) -> bool:
+        """Will Lightning send this update's step metrics to the loggers? Its rule (LoggerConnector's
+        should_update_logs), read before the optimizer step: the k-th update, k = global_step + 1, is logged
+        when k is a multiple of log_every_n_steps, or when training stops. `self.log` costs ~1 % of a tiny
+        model's step per call, and Lightning drops the values of the other updates unseen."""
+        return (self.global_step + 1) % self.trainer.log_every_n_steps == 0 or self.trainer.should_stop
+
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        # Dropout is a pure function of (seed, rank, micro-batch index): resumed runs replay it exactly.
-        torch.manual_seed((self.seed * 1_000_003 + self.global_rank * 7_919 + int(batch["index"])) % 2**63)
+        if self.model.dims.dropout > 0 or self.model.dims.attention_dropout > 0:
+            # Dropout is a pure function of (seed, rank, micro-batch index): resumed runs replay it exactly.
+            # Without dropout the step draws no random numbers (masks come with the batch), and the seeding
+            # (~2 % of a tiny model's step) is skipped.
+            torch.manual_seed((self.seed * 1_000_003 + self.global_rank * 7_919 + int(batch["index"])) % 2**63)
         loss, nll, _ = mlm_loss(self.model, batch["input_ids"], batch["targets"])
-        self.log("train/loss", loss, prog_bar=True)
-        factor = self.optim.lr_factor(self.global_step)
-        self.log("train/lr", self.optim.peak_lr(self.model.dims.hidden) * factor)
-        self.log("train/masked_tokens", float(nll.numel()))
+        if self._logging_update():
+            self.log("train/loss", loss)
+            factor = self.optim.lr_factor(self.global_step)
+            self.log("train/lr", self.optim.peak_lr(self.model.dims.hidden) * factor)
+            self.log("train/masked_tokens", float(nll.numel()))
         return loss
 
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
@@ -119,7 +130,8 @@ class MLMModule(pl.LightningModule):
         # accumulated (and all-reduced under DDP) at this point; the norm is logged as a tensor (no sync here).
         if self.optim.clip_grad_norm > 0:
             norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.optim.clip_grad_norm)
-            self.log("train/grad_norm", norm)
+            if self._logging_update():
+                self.log("train/grad_norm", norm)
             self.grad_norm = norm.detach()  # read (and cleared) by xlmr.divergence.DivergenceGuard
 
     def on_validation_epoch_start(self) -> None:

@@ -382,7 +382,7 @@ def _train_and_evaluate(cfg: Config, run_dir: Path, sweep: str, run_name: str,
                                if k.startswith("model.")})
         # on the device the run trained on (the checkpoint was read to the CPU)
         model = model.to(training_device(cfg.trainer.accelerator)).eval()
-        extra, downstream_meta = downstream_metrics(cfg, data, model)
+        extra, downstream_meta = downstream_metrics(cfg, data, model, precision)
         for lang, metrics in extra.items():
             evaluation["languages"].setdefault(lang, {}).update(metrics)
         evaluation["groups"] = group_metrics({lang: evaluation["languages"][lang] for lang in data.langs})

@@ -98,6 +98,32 @@ def test_deterministic_for_a_seed(setup, first_run):
     assert a["train_loss_first"] != b["train_loss_first"]  # the seed drives head init, dropout and batches
 
 
+def test_bf16_autocast_fine_tune_learns_as_fp32_does(setup, first_run, monkeypatch):
+    """A bf16-mixed run's fine-tune: each forward pass under its own bf16 autocast region, weights and the
+    AdamW update in fp32. (One region around the whole loop trains nothing: autocast caches its bf16 copies
+    of the weights until the region exits, so every forward would see the first step's weights; the English
+    training loss then stays at ln 6 ≈ 1.79.)"""
+    tokenizer, task = setup
+    seen = []
+    forward = SequenceClassifier.forward
+
+    def recording_forward(self, input_ids):
+        logits = forward(self, input_ids)
+        seen.append((logits.dtype, torch.is_autocast_enabled("cpu"), next(self.parameters()).dtype))
+        return logits
+
+    monkeypatch.setattr(SequenceClassifier, "forward", recording_forward)
+    results, meta = zero_shot_transfer(tiny_model(tokenizer.vocab_size), tokenizer, task, TransferConfig(**FAST),
+                                       LANGS, autocast=torch.bfloat16)
+    assert seen and set(seen) == {(torch.bfloat16, True, torch.float32)}  # every forward, training and test
+    assert not torch.is_autocast_enabled("cpu")  # left as it was
+    assert meta["precision"] == "bf16-mixed" and first_run[4]["precision"] == "fp32"
+    fp32 = first_run[4]
+    assert meta["train_loss_last"] == pytest.approx(fp32["train_loss_last"], abs=0.1)
+    assert meta["train_loss_last"] < 0.5 * meta["train_loss_first"]
+    assert results["en"]["transfer_acc"] == pytest.approx(first_run[3]["en"]["transfer_acc"], abs=0.05)
+
+
 def test_translate_train_fine_tunes_each_language_on_its_own_examples(setup, first_run):
     """The control zero-shot is read against. On this untrained encoder zero-shot is near chance for fr
     and sw (nothing is aligned), while each language's own parallel examples teach its topics."""

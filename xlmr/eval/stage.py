@@ -37,8 +37,10 @@ def retrieval_pairs(cfg: Config, data: PreparedData) -> dict[str, list[tuple[str
             for lang in langs}
 
 
-def downstream_metrics(cfg: Config, data: PreparedData, model: XLMRForMaskedLM) -> tuple[dict[str, dict[str, float]], dict]:
-    """Per-language metrics of the enabled evaluations, and facts about them (budgets, timings)."""
+def downstream_metrics(cfg: Config, data: PreparedData, model: XLMRForMaskedLM, precision: str = "32-true"
+                       ) -> tuple[dict[str, dict[str, float]], dict]:
+    """Per-language metrics of the enabled evaluations, and facts about them (budgets, timings).
+    `precision`: the run's resolved Lightning precision; the transfer fine-tunes follow it (autocast_for)."""
     per_lang: dict[str, dict[str, float]] = {}
     meta: dict[str, Any] = {}
     transfer = cfg.eval.transfer
@@ -51,11 +53,12 @@ def downstream_metrics(cfg: Config, data: PreparedData, model: XLMRForMaskedLM) 
         say(f"[eval] transfer {meta['transfer']['skipped']}")
     elif transfer.enabled:
         from xlmr.eval.tasks import load_task
-        from xlmr.eval.transfer import zero_shot_transfer
+        from xlmr.eval.transfer import autocast_for, zero_shot_transfer
 
         with stage("eval", f"zero-shot transfer ({transfer.task})") as notes:
             task = load_task(transfer, data.langs, {lang: data.texts[lang].task_dir for lang in data.langs})
-            results, meta["transfer"] = zero_shot_transfer(model, data.tokenizer(), task, transfer, data.langs)
+            results, meta["transfer"] = zero_shot_transfer(model, data.tokenizer(), task, transfer, data.langs,
+                                                           autocast_for(precision))
             for lang, metrics in results.items():
                 per_lang.setdefault(lang, {}).update({k: float(v) for k, v in metrics.items()})
                 # the two reference lines a transfer accuracy is read against (figures draw them)
@@ -67,7 +70,8 @@ def downstream_metrics(cfg: Config, data: PreparedData, model: XLMRForMaskedLM) 
             from xlmr.eval.transfer import translate_train
 
             with stage("eval", f"translate-train control ({transfer.task})") as notes:
-                results, meta["translate_train"] = translate_train(model, data.tokenizer(), task, transfer, data.langs)
+                results, meta["translate_train"] = translate_train(model, data.tokenizer(), task, transfer, data.langs,
+                                                                   autocast_for(precision))
                 for lang, metrics in results.items():
                     per_lang.setdefault(lang, {}).update({k: float(v) for k, v in metrics.items()})
                 notes.append(", ".join(f"{lang} {m['translate_train_acc']:.2f}" for lang, m in results.items()))
