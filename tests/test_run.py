@@ -127,6 +127,18 @@ def test_resume_after_a_crash_ends_exactly_like_an_uninterrupted_run(finished, c
     assert steps == [1, 3, 5, 7, 9, 11]  # every 2nd step (0-based); none duplicated by the crashed part, none missing
 
 
+def test_resume_with_dropout_replays_the_same_dropout_masks(cache, tmp_path):
+    """Dropout masks are a pure function of (seed, rank, micro-batch index), reseeded every micro-batch when the
+    model has dropout: a run resumed from a checkpoint draws the masks the uninterrupted run drew."""
+    cfg = tiny_cfg(cache, "trainer.micro_batch_size=16", "model.dropout=0.1", "model.attention_dropout=0.1")
+    reference = run(cfg, tmp_path / "whole", "test", "whole")
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        run(cfg, tmp_path / "interrupted", "test", "interrupted", callbacks=[CrashAt(7)])
+    resumed = run(cfg, tmp_path / "interrupted", "test", "interrupted")
+    assert resumed["resumed"] and resumed["steps"] == reference["steps"] == 12
+    assert resumed["languages"] == reference["languages"]  # bit-for-bit
+
+
 def test_finished_run_is_skipped(finished):
     cfg, run_dir, result = finished
     again = run(cfg, run_dir, "test", "uninterrupted")
