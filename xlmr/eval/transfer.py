@@ -142,7 +142,8 @@ def autocast_for(precision: str) -> Optional[torch.dtype]:
 
 
 def precision_name(dtype: Optional[torch.dtype]) -> str:
-    return "fp32" if dtype is None else f"{str(dtype).removeprefix('torch.').replace('bfloat16', 'bf16')}-mixed"
+    """meta["precision"], in Lightning's words: fp32, bf16-mixed or 16-mixed."""
+    return {None: "fp32", torch.bfloat16: "bf16-mixed", torch.float16: "16-mixed"}[dtype]
 
 
 @torch.no_grad()
@@ -224,7 +225,9 @@ def fine_tune(encoder: nn.Module, seqs: Sequence[Sequence[int]], labels: torch.T
                 order, pos = rng.permutation(n_train), 0
             idx = order[pos: pos + batch_size].tolist()
             pos += batch_size
-            with autocast_to(device, autocast):  # the forward only: backward and the update outside, in fp32
+            # one autocast region per forward: autocast keeps its bf16 weight copies until the region exits, so a
+            # region around the loop would feed every step the first step's weights (docs/evaluation.md)
+            with autocast_to(device, autocast):
                 logits = classifier(pad_batch([seqs[i] for i in idx], device))
             targets = labels[idx].to(device)
             loss = F.cross_entropy(logits.float(), targets)
@@ -319,8 +322,8 @@ def zero_shot_transfer(model: nn.Module, tokenizer: Any, task: ClassificationTas
         "bow_baseline_acc": baseline,
         "truncated": {"train": train_truncated, "test": test_truncated},
         **train_stats,
-        "device": str(device), "precision": precision_name(autocast), "finetune_s": round(finetune_s, 2), "eval_s": round(eval_s, 2),
-        "seconds": round(time.perf_counter() - t0, 2),
+        "device": str(device), "precision": precision_name(autocast),
+        "finetune_s": round(finetune_s, 2), "eval_s": round(eval_s, 2), "seconds": round(time.perf_counter() - t0, 2),
     }
     if task.info.get("train_source"):
         meta["train_source"] = task.info["train_source"]
