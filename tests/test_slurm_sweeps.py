@@ -60,7 +60,10 @@ def _job_id() -> str | None:
 
 
 def test_preempted_run_checkpoints_requeues_and_ends_like_an_uninterrupted_one(slurm_cluster, tmp_path):
-    budget = ["train.max_steps=150", "train.warmup_steps=10", "trainer.ckpt_every_steps=1000", "logger=wandb"]
+    # 400 updates (~13 s on one thread) and a row in metrics.csv from the first update on: the signal must land
+    # while training runs, and at 150 updates with rows every 10th a CI run once finished before it (2026-11-28)
+    budget = ["train.max_steps=400", "train.warmup_steps=10", "trainer.ckpt_every_steps=1000",
+              "trainer.log_every_steps=1", "logger=wandb"]
     proc = subprocess.Popen([sys.executable, str(ROOT / "train.py"), *sweep_args(tmp_path, *budget)], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
@@ -75,7 +78,7 @@ def test_preempted_run_checkpoints_requeues_and_ends_like_an_uninterrupted_one(s
     assert proc.returncode == 0, out[-4000:]
     run_dir = run_dirs(tmp_path)[0]
     result = read_result(run_dir)
-    assert result["status"] == "done" and result["resumed"] and result["steps"] == 150, result
+    assert result["status"] == "done" and result["resumed"] and result["steps"] == 400, result
     log = (run_dir.parent / ".submitit").glob(f"{job}*/*_log.out")
     assert any("[preemption] saved" in p.read_text() for p in log), "no checkpoint was written on the signal"
     # the same W&B run id across both process starts, one offline folder per start
