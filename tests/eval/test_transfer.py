@@ -16,6 +16,7 @@ from xlmr.eval.transfer import (
     PAD,
     SequenceClassifier,
     TransferConfig,
+    autocast_for,
     bag_of_words_baseline,
     encode_pair,
     pad_batch,
@@ -122,6 +123,11 @@ def test_bf16_autocast_fine_tune_learns_as_fp32_does(setup, first_run, monkeypat
     assert meta["train_loss_last"] == pytest.approx(fp32["train_loss_last"], abs=0.1)
     assert meta["train_loss_last"] < 0.5 * meta["train_loss_first"]
     assert results["en"]["transfer_acc"] == pytest.approx(first_run[3]["en"]["transfer_acc"], abs=0.05)
+
+
+def test_fine_tune_precision_follows_the_runs():
+    assert [autocast_for(p) for p in ("bf16-mixed", "bf16-true", "32-true", "16-mixed")] == [
+        torch.bfloat16, torch.bfloat16, None, None]  # fp16: no loss scaler in the fine-tune, so fp32
 
 
 def test_translate_train_fine_tunes_each_language_on_its_own_examples(setup, first_run):

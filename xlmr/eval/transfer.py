@@ -47,6 +47,7 @@ from xlmr.console import bar
 from xlmr.data.tokenizer import BOS, EOS, PAD
 from xlmr.eval.config import TransferConfig  # defined torch-free, re-exported here
 from xlmr.fields import check_ranges
+from xlmr.hardware import compute_dtype
 from xlmr.eval.tasks import ClassificationTask, Example
 from xlmr.optim import OptimConfig, adamw_with_schedule
 WARMUP_FRACTION = 0.1
@@ -136,9 +137,9 @@ def autocast_to(device: Any, dtype: Optional[torch.dtype]) -> torch.autocast:
 
 
 def autocast_for(precision: str) -> Optional[torch.dtype]:
-    """The fine-tune's autocast dtype for a run trained at Lightning `precision`: bf16 for the bf16 modes,
-    else None (fp32; an fp16 run's loss scaler is not carried over to the fine-tune)."""
-    return torch.bfloat16 if precision.startswith("bf16") else None
+    """The fine-tune's autocast dtype for a run trained at Lightning `precision`: bf16 where its matmuls ran
+    in bf16 (xlmr.hardware.compute_dtype), else None (fp32; an fp16 run's loss scaler is not carried over)."""
+    return torch.bfloat16 if compute_dtype(precision) == "bf16" else None
 
 
 def precision_name(dtype: Optional[torch.dtype]) -> str:
