@@ -5,9 +5,14 @@
     python -m analysis figures --wandb my-entity/xlmr-scaling --group fig2_langs --out figures/fig2
     python -m analysis dashboard --sweep fig2_langs [--entity E] [--project P] [--dry-run]
     python -m analysis status runs/fig2_langs
+    python -m analysis compare --base 'runs/ctl/langs=7,seed=*' --arm 'runs/ctl/langs=15,seed=*' --against sw
 
 `status` shows each run of a sweep (done, running, queued, interrupted, stopped, failed, lost) with its last
 step, from the run directories and squeue (analysis/status.py); it needs nothing but the core install.
+
+`compare` prints, language by language, what one configuration (--arm) changes against another (--base):
+Δ of the seed means, its standard error and |Δ|/se; with --against L, each run's values relative to language L
+in the same run (analysis/contrast.py).
 
 `dashboard` builds the sweep's W&B workspace (analysis/dashboard.py; needs the [dashboards] extra) and saves it
 when logged in to W&B, printing its URL; otherwise (or with --dry-run) it prints what it would build.
@@ -59,6 +64,17 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--group", default=None, help="with --wandb: only this W&B group (= one sweep)")
     p = sub.add_parser("status", help="each run of a sweep: done, running, queued, failed…, with its last step")
     p.add_argument("runs", type=Path, metavar="RUNS_DIR", help="a sweep's folder, e.g. runs/fig2_langs")
+    p = sub.add_parser("compare", help="what one configuration changes against another, language by language")
+    p.add_argument("--base", nargs="+", type=Path, required=True, metavar="RUNS_DIR",
+                   help="the base configuration's runs (one per seed), e.g. 'runs/ctl/langs=7,seed=*'")
+    p.add_argument("--arm", nargs="+", type=Path, required=True, metavar="RUNS_DIR",
+                   help="the compared configuration's runs")
+    p.add_argument("--metric", default=None,
+                   help="metric to compare (default: transfer_acc, else mlm_bpc, else mlm_loss)")
+    p.add_argument("--langs", default=None, metavar="L1,L2",
+                   help="languages or groups to show, in this order (default: all both sides have)")
+    p.add_argument("--against", default=None, metavar="LANG",
+                   help="take each run's values relative to this language in the same run (difference in differences)")
     p = sub.add_parser("dashboard", help="build the sweep's W&B workspace (one per paper figure) and save it")
     p.add_argument("--sweep", required=True, metavar="NAME", help="sweep name = W&B group, e.g. fig2_langs")
     p.add_argument("--entity", default=None, help="W&B entity (default: your default entity)")
@@ -173,8 +189,44 @@ def _status(root: Path) -> int:
     return 0
 
 
+def _compare(args: argparse.Namespace) -> int:
+    from analysis import collect
+    from analysis.contrast import ContrastError, contrast, format_contrast
+    from analysis.figures import available_metrics, pick_metric
+
+    sides = {}
+    for side in ("base", "arm"):
+        runs = _expand(getattr(args, side))
+        missing = [str(p) for p in runs if not p.is_dir()]
+        if missing:
+            print(f"error: --{side}: runs directory not found: {', '.join(missing)}", file=sys.stderr)
+            return 2
+        df, _ = collect.collect_runs(runs)
+        if df.empty:
+            print(f"error: --{side}: no finished runs found in {', '.join(map(str, getattr(args, side)))}",
+                  file=sys.stderr)
+            return 2
+        sides[side] = df
+    metrics = [m for m in available_metrics(sides["base"]) if m in set(available_metrics(sides["arm"]))]
+    if args.metric is not None and args.metric not in metrics:
+        print(f"error: --metric {args.metric!r} not in both sides (metrics: {', '.join(metrics)})", file=sys.stderr)
+        return 2
+    metric = args.metric or pick_metric(sides["base"])
+    langs = [lang.strip() for lang in args.langs.split(",") if lang.strip()] if args.langs else None
+    try:
+        table = contrast(sides["base"], sides["arm"], metric, langs, args.against)
+    except ContrastError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"base: {collect.n_runs(sides['base'])} runs; arm: {collect.n_runs(sides['arm'])} runs")
+    print(format_contrast(table, metric, args.against))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "compare":
+        return _compare(args)
     if args.command == "dashboard":
         return _dashboard(args)
     if args.command == "status":
