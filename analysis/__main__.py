@@ -115,8 +115,10 @@ def _expand(paths: list[Path]) -> list[Path]:
 
     expanded: list[Path] = []
     for path in paths:
-        is_pattern = any(c in str(path) for c in "*?[")
-        matches = sorted(glob.glob(str(path))) if is_pattern and not path.exists() else []
+        # brackets are literal: run names hold lists (langs=[en,fr,sw]); * and ? are the wildcards
+        is_pattern = any(c in str(path) for c in "*?")
+        literal = str(path).replace("[", "[[]")
+        matches = sorted(glob.glob(literal)) if is_pattern and not path.exists() else []
         matches = [m for m in matches if Path(m).is_dir()]
         expanded += [Path(m) for m in matches] or [path]
     return expanded
@@ -208,10 +210,17 @@ def _compare(args: argparse.Namespace) -> int:
             return 2
         sides[side] = df
     metrics = [m for m in available_metrics(sides["base"]) if m in set(available_metrics(sides["arm"]))]
+    if not metrics:
+        print(f"error: the two sides share no metric (base: {', '.join(available_metrics(sides['base']))}; "
+              f"arm: {', '.join(available_metrics(sides['arm']))})", file=sys.stderr)
+        return 2
     if args.metric is not None and args.metric not in metrics:
         print(f"error: --metric {args.metric!r} not in both sides (metrics: {', '.join(metrics)})", file=sys.stderr)
         return 2
-    metric = args.metric or pick_metric(sides["base"])
+    try:
+        metric = args.metric or pick_metric(sides["base"][sides["base"]["metric"].isin(metrics)])
+    except ValueError:  # none of the preferred metrics: the first both sides have
+        metric = metrics[0]
     langs = [lang.strip() for lang in args.langs.split(",") if lang.strip()] if args.langs else None
     try:
         table = contrast(sides["base"], sides["arm"], metric, langs, args.against)

@@ -1,16 +1,17 @@
 """analysis/contrast.py and `python -m analysis compare`: Δ between two configurations, per language, with its
-standard error over seeds; relative to a reference language in the same run."""
+Welch standard error and 95 % interval over seeds; relative to a reference language in the same run."""
 
 from __future__ import annotations
 
 import math
+import shutil
 
 import numpy as np
 import pytest
 
 from analysis.__main__ import main
 from analysis.collect import collect_runs
-from analysis.contrast import ContrastError, contrast, format_contrast
+from analysis.contrast import ContrastError, contrast, format_contrast, t975, welch
 
 SEED_LUCK = {0: 0.00, 1: 0.12, 2: -0.09}  # what a seed does to every language of a run alike
 JITTER = {("ur", 0): 0.01, ("ur", 1): -0.02, ("ur", 2): 0.015, ("sw", 0): -0.005, ("sw", 1): 0.01, ("sw", 2): 0.0}
@@ -63,12 +64,26 @@ def test_delta_and_welch_standard_error_per_language(ctl_root):
         row = table.loc[lang]
         assert row["delta"] == pytest.approx(a.mean() - b.mean())
         assert row["se"] == pytest.approx(math.sqrt(a.var(ddof=1) / 3 + b.var(ddof=1) / 3))
-        assert row["ratio"] == pytest.approx(abs(row["delta"]) / row["se"])
+        wa, wb = a.var(ddof=1) / 3, b.var(ddof=1) / 3
+        assert row["df"] == pytest.approx((wa + wb) ** 2 / (wa ** 2 / 2 + wb ** 2 / 2))
+        assert row["ci_high"] - row["delta"] == pytest.approx(t975(row["df"]) * row["se"])
         assert (row["base_n"], row["arm_n"]) == (3, 3)
     assert table.loc["ur", "delta"] == pytest.approx(0.05, abs=0.01)
     assert table.loc["sw", "delta"] == pytest.approx(0.20, abs=0.01)
-    # the seeds' common luck (±.1) swamps ur's +.05 taken alone
-    assert table.loc["ur", "ratio"] < 1
+    # the seeds' common luck (±.1) swamps ur's +.05 taken alone: its interval holds 0
+    assert table.loc["ur", "ci_low"] < 0 < table.loc["ur", "ci_high"]
+
+
+def test_welch_with_unequal_seed_counts_and_the_t_table():
+    # arm: 2 seeds of variance 0.04; base: 6 seeds of variance 0.01 → se² = .02 + .001667
+    row = welch(0.5, 0.04, 2, 0.01, 6)
+    assert row["se"] == pytest.approx(math.sqrt(0.02 + 0.01 / 6))
+    assert row["df"] == pytest.approx((0.02 + 0.01 / 6) ** 2 / (0.02 ** 2 / 1 + (0.01 / 6) ** 2 / 5))
+    assert row["df"] < 2  # dominated by the side with 2 seeds: t(0.975, 1) = 12.7
+    assert row["ci_low"] == pytest.approx(0.5 - 12.706 * row["se"])
+    assert (t975(1.9), t975(4), t975(4.99), t975(200)) == (12.706, 2.776, 2.776, 2.042)
+    assert math.isnan(welch(0.1, 0.0, 1, 0.01, 3)["se"])  # one seed: no spread to compare with
+    assert welch(0.1, 0.0, 3, 0.0, 3)["ci_low"] == 0.1  # no spread at all: the interval is Δ
 
 
 def test_against_a_reference_language_cancels_what_every_language_shares(ctl_root):
@@ -79,9 +94,9 @@ def test_against_a_reference_language_cancels_what_every_language_shares(ctl_roo
     d_arm = [_values(15, s)["ur"] - _values(15, s)["sw"] for s in SEED_LUCK]
     assert table.loc["ur", "delta"] == pytest.approx(np.mean(d_arm) - np.mean(d_base))
     assert table.loc["ur", "delta"] == pytest.approx(-0.15, abs=0.01)  # ur pays .15 less than sw
-    assert table.loc["ur", "ratio"] > 2  # with the seed luck gone, beyond the spread
+    assert table.loc["ur", "ci_high"] < 0  # with the seed luck gone, beyond the spread
     text = format_contrast(table.reset_index(), "mlm_bpc", "sw")
-    assert "mlm_bpc of sw in the same run" in text and "-0.15" in text
+    assert "mlm_bpc of sw in the same run" in text and "-0.15" in text and text.rstrip().endswith("*")
 
 
 def test_bad_requests_are_one_line_errors(ctl_root):
@@ -96,6 +111,8 @@ def test_bad_requests_are_one_line_errors(ctl_root):
         contrast(base, arm, "mlm_bpc", against="en")
     with pytest.raises(ContrastError, match=r"--base has no finished run with transfer_acc"):
         contrast(base, arm, "transfer_acc")
+    with pytest.raises(ContrastError, match=r"nothing to compare: --langs names only --against sw"):
+        contrast(base, arm, "mlm_bpc", langs=["sw"], against="sw")
 
 
 def test_command_line(ctl_root, capsys):
@@ -105,6 +122,14 @@ def test_command_line(ctl_root, capsys):
     assert rc == 0
     assert out.splitlines()[0] == "base: 3 runs; arm: 3 runs"
     assert out.splitlines()[-1].split()[:1] == ["ur"] and "-0.15" in out.splitlines()[-1]
+    # the default metric is the first preferred one both sides have (here bits/char), and a pattern's
+    # brackets are literal: run directories are named after list overrides such as langs=[en,fr,sw]
+    listed = ctl_root / "listed"
+    for seed in (0, 1):
+        shutil.copytree(ctl_root / f"ctl/langs=15,seed={seed}", listed / f"langs=[en,sw],seed={seed}")
+    rc = main(["compare", "--base", str(ctl_root / "ctl/langs=7,seed=*"), "--arm", str(listed / "langs=[en,sw],seed=*")])
+    out = capsys.readouterr().out
+    assert rc == 0 and out.splitlines()[0] == "base: 3 runs; arm: 2 runs" and "mean mlm_bpc;" in out
     rc = main(["compare", "--base", str(ctl_root / "nowhere"), "--arm", str(ctl_root / "ctl/langs=15,seed=*")])
     err = capsys.readouterr().err
     assert rc == 2 and err.count("\n") == 1 and err.startswith("error: --base: runs directory not found")
