@@ -61,6 +61,7 @@ KNOBS_BEFORE_THEY_EXISTED: dict[str, tuple[Any, str]] = {
     "train.decay_fraction": (0.2, "train.lr"),  # 2026-11-26, its default (unused by linear)
     "corpus.p_arabic_loan": (0.0, "corpus.cognate_p"),  # 2026-11-26: no loanword layer before
     "eval.transfer.translate_train": (False, "eval.transfer.steps"),  # 2026-11-27: no translate-train control before
+    "tokenizer.langs": (None, "vocab_size"),  # 2026-11-28: every tokenizer was trained on the run's own langs
 }
 
 

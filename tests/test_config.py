@@ -84,6 +84,9 @@ def test_sweep_values_compose(override, key):
     (["langs=13"], "langs"),
     (["langs=[en,xx]"], "langs"),
     (["langs=[en,en]"], "langs"),
+    (["langs=15", "tokenizer.langs=7"], "tokenizer.langs"),
+    (["tokenizer.langs=8"], "tokenizer.langs"),
+    (["tokenizer.langs=[en,xx]"], "tokenizer.langs"),
     (["model.heads=5"], "model.heads"),
     (["train.batch_tokens=1000"], "train.batch_tokens"),
     (["train.seq_len=1024"], "train.seq_len"),
@@ -194,3 +197,20 @@ def test_help_lists_real_options_only():
     assert "model: base" in groups and "schema" not in groups
     refused = run_train("model=schema")
     assert refused.returncode != 0 and "model/schema" in refused.stdout + refused.stderr
+
+
+def test_a_tokenizer_set_missing_run_languages_names_them():
+    with pytest.raises(ConfigError) as err:
+        validate(compose_cfg("langs=[en,sw,ur]", "tokenizer.langs=[en,fr,sw]"))
+    assert str(err.value).startswith("tokenizer.langs=en+fr+sw: must hold every language of the run (missing: ur)")
+    validate(compose_cfg("langs=7", "tokenizer.langs=30"))  # a superset: fine
+    with pytest.raises(ConfigError) as err:
+        validate(compose_cfg("langs=[en,fr]", "tokenizer.langs=[en,fr,sw]", "data.unseen_langs=[sw]"))
+    assert err.value.key == "data.unseen_langs" and "tokenizer.langs" in str(err.value)
+
+
+def test_the_tokenizer_languages_are_a_knob_named_like_langs_and_null_for_the_runs_own():
+    assert science_knobs(compose_cfg())["tokenizer.langs"] is None
+    assert science_knobs(compose_cfg("langs=7", "tokenizer.langs=15"))["tokenizer.langs"] == "15"
+    assert science_knobs(compose_cfg("langs=15", "tokenizer.langs=15"))["tokenizer.langs"] is None  # the same run
+    assert science_knobs(compose_cfg("langs=[en,sw]", "tokenizer.langs=[en,fr,sw]"))["tokenizer.langs"] == "en+fr+sw"

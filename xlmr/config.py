@@ -237,29 +237,51 @@ def accumulation(cfg: DictConfig) -> int:
 
 def lang_codes(cfg: DictConfig) -> list[str]:
     """The run's language codes from `langs`: a set size (7, 15, 30, 60, 100) or a list of codes."""
+    return _codes(cfg.langs, "langs")
+
+
+def tokenizer_lang_codes(cfg: DictConfig) -> list[str]:
+    """The languages the run's tokenizer is trained on: the run's own (tokenizer.langs null, or naming the
+    same set), else tokenizer.langs in the 100-language set's order, so that one set named twice (15, or its
+    codes listed in another order) samples its text in one order and builds one tokenizer."""
+    from xlmr.data.languages import language_set
+
+    own = lang_codes(cfg)
+    if cfg.tokenizer.langs is None:
+        return own
+    codes = _codes(cfg.tokenizer.langs, "tokenizer.langs")
+    if set(codes) == set(own):
+        return own
+    order = {code: i for i, code in enumerate(language_set(100))}
+    return sorted(codes, key=lambda code: order.get(code, len(order)))
+
+
+def _codes(langs: Any, key: str) -> list[str]:
     from xlmr.data.languages import SET_SIZES, known_codes, language_set
 
-    langs = cfg.langs
     if isinstance(langs, (list, tuple)) or OmegaConf.is_list(langs):
         codes = [str(c) for c in langs]
         if not codes:
-            raise ConfigError("langs", "[]", "needs at least one language")
+            raise ConfigError(key, "[]", "needs at least one language")
         unknown = [c for c in codes if c not in known_codes()]
         if unknown:
-            raise ConfigError("langs", unknown[0], "unknown language code; valid: the CC-100 codes in "
+            raise ConfigError(key, unknown[0], "unknown language code; valid: the CC-100 codes in "
                               f"xlmr/data/cc100_stats.tsv, e.g. {', '.join(sorted(known_codes())[:8])}, …")
         if len(set(codes)) != len(codes):
-            raise ConfigError("langs", codes, "a language is listed twice")
+            raise ConfigError(key, codes, "a language is listed twice")
         return codes
     if isinstance(langs, bool) or str(langs) not in {str(n) for n in SET_SIZES}:
-        raise ConfigError("langs", langs, f"unknown language set; valid: {', '.join(map(str, SET_SIZES))}, "
+        raise ConfigError(key, langs, f"unknown language set; valid: {', '.join(map(str, SET_SIZES))}, "
                           "or a list of CC-100 codes such as [en,fr,sw]")
     return list(language_set(int(langs)))
 
 
 def langs_name(cfg: DictConfig) -> str:
     """'7', '15', … for the standard sets, 'en+fr+sw' for a list."""
-    langs = cfg.langs
+    return langs_name_of(cfg.langs)
+
+
+def langs_name_of(langs: Any) -> str:
     return "+".join(map(str, langs)) if OmegaConf.is_list(langs) or isinstance(langs, (list, tuple)) else str(langs)
 
 
@@ -280,6 +302,11 @@ def validate(cfg: DictConfig | Config) -> None:
         raise ConfigError("model.heads", m.heads, f"hidden={m.hidden} is not divisible by it; valid: {divisors}")
 
     codes = lang_codes(cfg)
+    tokenizer_codes = tokenizer_lang_codes(cfg)
+    missing = [code for code in codes if code not in tokenizer_codes]
+    if missing:
+        raise ConfigError("tokenizer.langs", langs_name_of(cfg.tokenizer.langs), "must hold every language of the "
+                          f"run (missing: {', '.join(missing)}); null trains it on the run's own langs")
     from xlmr.data.languages import known_codes
 
     for code in cfg.data.unseen_langs:
@@ -287,6 +314,9 @@ def validate(cfg: DictConfig | Config) -> None:
             raise ConfigError("data.unseen_langs", code, "unknown language code; valid: the CC-100 codes")
         if code in codes:
             raise ConfigError("data.unseen_langs", code, "is a pretraining language (in langs); unseen ones must not be")
+        if code in tokenizer_codes:
+            raise ConfigError("data.unseen_langs", code, "is in tokenizer.langs: an unseen language's text must not "
+                              "train the tokenizer either")
 
     if cfg.monolingual is not None and cfg.monolingual not in codes:
         raise ConfigError("monolingual", cfg.monolingual, f"must be one of the run's languages: {', '.join(codes)}")
@@ -345,7 +375,8 @@ def validate(cfg: DictConfig | Config) -> None:
 
         check_config(cfg.corpus)  # the generator's own rules across fields (n_nouns >= n_topics, …)
 
-    corpus_source(cfg.corpus).check(codes + list(cfg.data.unseen_langs))  # names a missing/empty file
+    every_code = dict.fromkeys(codes + tokenizer_lang_codes(cfg) + list(cfg.data.unseen_langs))
+    corpus_source(cfg.corpus).check(list(every_code))  # names a missing/empty file
 
 
 def without_hydra(cfg: DictConfig | Config) -> DictConfig:
@@ -399,6 +430,9 @@ def science_knobs(cfg: DictConfig) -> dict[str, Any]:
         group, _, leaf = path.partition(".")
         knobs[group if leaf == "name" else path] = value
     knobs.update(langs=langs_name(cfg), num_langs=len(lang_codes(cfg)))
+    if "tokenizer.langs" in knobs:  # named like langs ('15', 'en+fr+sw'); null when it is the run's own set
+        own = tokenizer_lang_codes(cfg) == lang_codes(cfg)
+        knobs["tokenizer.langs"] = None if own else langs_name_of(cfg.tokenizer.langs)
     first = {k: knobs[k] for k in _HEADLINE_KNOBS if k in knobs}
     return {**first, **{k: v for k, v in knobs.items() if k not in first}}
 

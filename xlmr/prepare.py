@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from xlmr.config import Config, lang_codes
+from xlmr.config import Config, lang_codes, tokenizer_lang_codes
 from xlmr.console import printed, say, stage
 
 
@@ -48,11 +48,12 @@ def prepare_tokenizer(task: TokenizerTask) -> str:
 
 
 def _texts(cfg: Config) -> tuple[dict, dict[str, float]]:
-    """A config's (cached) corpora and their sampling probabilities."""
+    """The (cached) corpora a config's tokenizer is trained on (tokenizer.langs, or its own languages) and
+    their sampling probabilities among themselves."""
     from xlmr.data.corpora import corpus_source
     from xlmr.data.pipeline import language_shares
 
-    texts = corpus_source(cfg.corpus).prepare(lang_codes(cfg), Path(cfg.paths.cache_dir))
+    texts = corpus_source(cfg.corpus).prepare(tokenizer_lang_codes(cfg), Path(cfg.paths.cache_dir))
     return texts, language_shares(texts, cfg.alpha)
 
 
@@ -93,7 +94,8 @@ def _prepare_sweep(configs: list[Config], config: Any) -> None:
     pending = {}
     for cfg in configs:
         source = corpus_source(cfg.corpus)
-        for lang, cached in source.cached(lang_codes(cfg), Path(cfg.paths.cache_dir)).items():
+        codes = lang_codes(cfg) + [c for c in tokenizer_lang_codes(cfg) if c not in lang_codes(cfg)]
+        for lang, cached in source.cached(codes, Path(cfg.paths.cache_dir)).items():
             if not cached:
                 pending[(repr(cfg.corpus), lang, cfg.paths.cache_dir)] = CorpusTask(cfg.corpus, lang, cfg.paths.cache_dir)
     if pending:

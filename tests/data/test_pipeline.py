@@ -64,3 +64,65 @@ def test_budget_capped_shards_are_shared_by_runs_of_one_budget():
         assert shards_key("data.budget_cap=2", *same) == base, same
     for different in (["train.max_steps=9600"], ["data.budget_cap=8"]):
         assert shards_key("data.budget_cap=2", *different) != base, different
+
+
+def test_tokenizer_langs_is_keyed_by_the_texts_it_selects_not_by_its_spelling():
+    """The knob itself is not in the key: the corpora it selects are (the next test), so one set named
+    two ways, or left null for a run of that set, is one tokenizer."""
+    texts = {lang: LanguageText(lang, Path(f"/x/{lang}.txt"), 100, f"key-{lang}") for lang in ("en", "sw")}
+    for named in (["langs=[en,sw]", "tokenizer.langs=[sw,en]"], ["langs=[en,sw]", "tokenizer.langs=[en,sw]"]):
+        assert artifact_key(_tokenizer_spec(compose_cfg(*named), texts)) == tok_key(), named
+
+
+def test_tokenizer_languages_come_in_one_order():
+    from xlmr.config import tokenizer_lang_codes
+
+    assert tokenizer_lang_codes(compose_cfg("langs=[sw,en]")) == ["sw", "en"]  # the run's own, as listed
+    assert tokenizer_lang_codes(compose_cfg("langs=[sw,en]", "tokenizer.langs=[en,sw]")) == ["sw", "en"]
+    # another set: the 100-language order, whichever way it is listed (one sample order, one tokenizer)
+    assert tokenizer_lang_codes(compose_cfg("langs=[en,sw]", "tokenizer.langs=[sw,fr,en]")) == ["en", "fr", "sw"]
+    assert tokenizer_lang_codes(compose_cfg("langs=7", "tokenizer.langs=15")) == tokenizer_lang_codes(
+        compose_cfg("langs=15"))
+
+
+def test_a_run_trains_on_its_languages_with_the_tokenizer_of_a_larger_set(tmp_path):
+    """langs=[en,sw] with tokenizer.langs=[en,fr,sw]: the 3-language runs' tokenizer (one artifact, one file),
+    shards and sampling for en and sw only; the plan sees the extra corpus and, once built, all of it cached."""
+    from _shared import tiny_cfg
+
+    from xlmr.config import typed
+    from xlmr.data.pipeline import data_plan, prepare_data
+
+    shared = typed(tiny_cfg(tmp_path, "langs=[en,sw]", "tokenizer.langs=[sw,fr,en]"))
+    assert data_plan(shared).status == {"corpus": "0/3 cached", "tokenizer": "to build", "shards": "to build"}
+    small = prepare_data(shared)
+    assert data_plan(shared).status == {"corpus": "3/3 cached", "tokenizer": "cached", "shards": "cached"}
+    large = prepare_data(typed(tiny_cfg(tmp_path, "langs=[en,fr,sw]")))
+    own = prepare_data(typed(tiny_cfg(tmp_path, "langs=[en,sw]")))
+    assert small.artifacts["tokenizer"]["key"] == large.artifacts["tokenizer"]["key"]
+    assert not large.artifacts["tokenizer"]["built_now"]  # the first run built it
+    assert small.tokenizer_identity()["sha256"] == large.tokenizer_identity()["sha256"]
+    assert own.tokenizer_identity()["sha256"] != small.tokenizer_identity()["sha256"]
+    assert small.langs == ["en", "sw"] and list(small.texts) == ["en", "sw"]
+    assert set(small.shards.info) == {"en", "sw"}
+    assert small.q.tolist() == own.q.tolist()  # sampling shares among the run's own languages
+
+
+def test_a_prepare_only_sweep_builds_the_tokenizer_of_tokenizer_langs(tmp_path, monkeypatch):
+    """xlmr/prepare.py's stages (corpus tasks, tokenizer tasks) follow tokenizer.langs too. Its tasks run in
+    this process here: a pool forked from a test process that has trained SentencePiece before (the tests
+    above) can hang in the child's SentencePiece trainer."""
+    import json
+
+    import xlmr.prepare as prepare
+    from _shared import tiny_cfg
+    from xlmr.config import typed
+    from xlmr.data.pipeline import prepare_data
+
+    monkeypatch.setattr(prepare, "task_runner", lambda config, workers: lambda fn, tasks: [fn(t) for t in tasks])
+    cfg = typed(tiny_cfg(tmp_path, "langs=[en,sw]", "tokenizer.langs=[en,fr,sw]"))
+    prepare.prepare_sweep([cfg], config=None)
+    manifests = [json.loads(m.read_text()) for m in (tmp_path / "tokenizer").glob("*/manifest.json")]
+    assert [m["langs"] for m in manifests] == [["en", "fr", "sw"]]
+    data = prepare_data(cfg)
+    assert not any(a["built_now"] for a in data.artifacts.values())

@@ -7,13 +7,13 @@ holds its tokenizer's key. A sweep over model sizes or seeds therefore trains on
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from xlmr.config import Config, lang_codes, section_knobs
+from xlmr.config import Config, lang_codes, section_knobs, tokenizer_lang_codes
 from xlmr.console import stage
 from xlmr.fields import ConfigError
 
@@ -69,9 +69,19 @@ def _tokenizer_spec(cfg: Config, texts: dict[str, LanguageText]) -> dict[str, An
     keys, the two top-level knobs a tokenizer depends on, and the SentencePiece release that trains it:
     releases build different vocabularies from the same sample and options (docs/synthetic-corpus.md,
     "Tokenizer"), so a cached tokenizer is reused only by the release that built it."""
+    # `texts` are the corpora it is trained on (tokenizer.langs): they key its languages, so the knob itself is
+    # left out, and a run of 7 languages with tokenizer.langs=15 shares the 15-language runs' tokenizer
+    knobs = {name: value for name, value in section_knobs(cfg, "tokenizer").items() if name != "langs"}
     return {"corpus": {lang: texts[lang].key for lang in texts}, "alpha": cfg.alpha,
-            "vocab_size": cfg.vocab_size, **section_knobs(cfg, "tokenizer"), "version": TOKENIZER_VERSION,
+            "vocab_size": cfg.vocab_size, **knobs, "version": TOKENIZER_VERSION,
             "sentencepiece": sentencepiece_version()}
+
+
+def tokenizer_texts(cfg: Config, texts: dict[str, LanguageText], source: Any) -> dict[str, LanguageText]:
+    """The corpora the tokenizer is trained on: the run's own `texts`, or those of tokenizer.langs (a superset
+    of the run's languages, checked by config.validate), prepared by the run's corpus source."""
+    codes = tokenizer_lang_codes(cfg)
+    return texts if codes == list(texts) else source.prepare(codes, Path(cfg.paths.cache_dir))
 
 
 def _shards_spec(cfg: Config, tokenizer_key: str, texts: dict[str, LanguageText],
@@ -150,14 +160,18 @@ def prepare_data(cfg: Config, run_tasks: RunTasks | None = None) -> PreparedData
     source = corpus_source(cfg.corpus)
     with stage("data", f"{source.name} corpus") as notes:
         texts = source.prepare(langs, cache_dir)
-        notes.append(f"{len(langs)} languages, {sum(texts[lang].sentences for lang in langs):,} sentences")
+        tok_texts = tokenizer_texts(cfg, texts, source)
+        notes.append(f"{len(langs)} languages, {sum(texts[lang].sentences for lang in langs):,} sentences"
+                     + (f" (+ {len(tok_texts) - len(texts)} for the tokenizer)" if tok_texts is not texts else ""))
     q_by_lang = language_shares(texts, cfg.alpha)
     q = np.array(list(q_by_lang.values()))
-    check_vocab_fits(cfg.vocab_size, texts)
+    check_vocab_fits(cfg.vocab_size, tok_texts)
     with stage("data", "tokenizer") as notes:
-        tok_art = tokenizer_artifact(cfg, texts, q_by_lang)
+        tok_art = tokenizer_artifact(cfg, tok_texts, language_shares(tok_texts, cfg.alpha))
         notes.append(f"SentencePiece unigram, {cfg.vocab_size:,} pieces from {cfg.tokenizer.sample_sentences:,} "
-                     f"sentences sampled with alpha={cfg.alpha}, {_built(tok_art)}")
+                     f"sentences sampled with alpha={cfg.alpha}"
+                     + (f" from {len(tok_texts)} languages (tokenizer.langs)" if tok_texts is not texts else "")
+                     + f", {_built(tok_art)}")
     tok = Tokenizer.from_dir(tok_art.path)
     spec = cfg.data  # a DataConfig is a ShardSpec
     caps = budget_caps(cfg, q_by_lang)
@@ -202,22 +216,25 @@ class DataPlan:
 def data_plan(cfg: Config) -> DataPlan:
     cache_dir = Path(cfg.paths.cache_dir)
     langs = lang_codes(cfg)
+    tok_langs = tokenizer_lang_codes(cfg)
     source = corpus_source(cfg.corpus)
-    corpus = source.cached(langs, cache_dir)
-    n_cached = sum(corpus.values())
-    status = {"corpus": f"{n_cached}/{len(langs)} cached"}
-    if n_cached < len(langs):
+    every_lang = langs + [lang for lang in tok_langs if lang not in langs]  # tokenizer.langs may add corpora
+    n_cached = sum(source.cached(every_lang, cache_dir).values())
+    status = {"corpus": f"{n_cached}/{len(every_lang)} cached"}
+    if n_cached < len(every_lang):
         status["tokenizer"] = status["shards"] = "to build"
         files = getattr(source, "_file", None)  # a source over files (CC-100): their sizes, before any pass
-        size = sum(files(lang).stat().st_size for lang in langs) if files else None
+        size = sum(files(lang).stat().st_size for lang in langs) if files else None  # the shards' text
         # what the artifact's key will depend on, cheaply (no config flattening: plans price 100s of runs)
         budget = cfg.train.max_steps * cfg.train.batch_tokens if cfg.data.budget_cap else None
-        identity = repr((repr(cfg.corpus), langs, cfg.alpha, cfg.vocab_size, repr(cfg.tokenizer),
+        tokenizer = replace(cfg.tokenizer, langs=None)  # named by tok_langs: null and its own set are one
+        identity = repr((repr(cfg.corpus), langs, tok_langs, cfg.alpha, cfg.vocab_size, repr(tokenizer),
                          cfg.data.valid_fraction, cfg.data.max_valid_tokens, cfg.data.budget_cap, budget))
         return DataPlan(status, (identity, size))
     texts = source.prepare(langs, cache_dir)  # all cached: reads manifests only
-    tok_spec = _tokenizer_spec(cfg, texts)
-    check_vocab_fits(cfg.vocab_size, texts)
+    tok_texts = tokenizer_texts(cfg, texts, source)
+    tok_spec = _tokenizer_spec(cfg, tok_texts)
+    check_vocab_fits(cfg.vocab_size, tok_texts)
     failure = failed_before(cache_dir, "tokenizer", tok_spec)
     if failure is not None:  # e.g. a vocab too large for this corpus: the sweep stops at its plan
         raise failure

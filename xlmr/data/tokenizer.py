@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -29,6 +30,12 @@ class TokenizerConfig:
     sample_sentences: int = bounded(200_000, ge=100)  # α-sampled sentences SentencePiece is trained on
     character_coverage: float = bounded(0.9995, gt=0, le=1)
     seed: int = 0  # not the run seed: runs that differ only in seed share one tokenizer
+    # The languages it is trained on (their α-shares among themselves): null = the run's own `langs`; a set
+    # size (15, 30, …) or a list of codes that holds every language of the run. One tokenizer for a sweep's
+    # language counts, so that their bits/char compare one tokenization (a language cut into smaller pieces
+    # scores lower MLM bits/char on the same text: docs/synthetic-corpus.md#fixed-tokenizer). XLM-R trains one
+    # vocabulary for its 100 languages.
+    langs: Any = None
 
 BOS, PAD, EOS, UNK = 0, 1, 2, 3
 FAIRSEQ_OFFSET = 1
