@@ -48,7 +48,9 @@ def test_cache_keys_hold_every_knob_of_their_sections():
     assert _tokenizer_spec(base, {}) != _tokenizer_spec(other, {})
     assert _shards_spec(base, "k", {}) != _shards_spec(other, "k", {})
     assert _tokenizer_spec(base, {}) == _tokenizer_spec(compose_cfg("model=base", "seed=3"), {})  # shared by them
-    assert set(section_knobs(base, "tokenizer")) <= set(_tokenizer_spec(base, {}))
+    # tokenizer.langs is keyed by the corpora it selects (the spec's texts), not by its spelling:
+    # tests/data/test_pipeline.py
+    assert set(section_knobs(base, "tokenizer")) - {"langs"} <= set(_tokenizer_spec(base, {}))
 
 
 def test_knobs_and_implementation_settings_partition_the_config():

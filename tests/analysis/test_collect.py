@@ -16,8 +16,8 @@ from analysis import collect, wandb_source
 
 KNOBS = ["model", "model.layers", "model.hidden", "model.ffn", "model.heads", "langs", "num_langs", "alpha",
          "vocab_size", "corpus", "seed", "train", "train.max_steps", "train.batch_tokens", "train.seq_len", "train.lr",
-         "model.init_std", "model.norm", "train.schedule", "train.decay_fraction"]  # the fake records predate
-# these last four: filled in with the values they ran with
+         "model.init_std", "model.norm", "train.schedule", "train.decay_fraction", "tokenizer.langs"]  # the fake
+# records predate these last five: filled in with the values they ran with
 
 
 @pytest.fixture(scope="module")

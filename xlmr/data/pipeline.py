@@ -7,7 +7,7 @@ holds its tokenizer's key. A sweep over model sizes or seeds therefore trains on
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -227,7 +227,9 @@ def data_plan(cfg: Config) -> DataPlan:
         size = sum(files(lang).stat().st_size for lang in langs) if files else None  # the shards' text
         # what the artifact's key will depend on, cheaply (no config flattening: plans price 100s of runs)
         budget = cfg.train.max_steps * cfg.train.batch_tokens if cfg.data.budget_cap else None
-        tokenizer = replace(cfg.tokenizer, langs=None)  # named by tok_langs: null and its own set are one
+        # tokenizer.langs is named by tok_langs (null and the run's own set are one tokenizer)
+        section = asdict(cfg.tokenizer) if is_dataclass(cfg.tokenizer) else dict(cfg.tokenizer)  # typed or not
+        tokenizer = {name: value for name, value in section.items() if name != "langs"}
         identity = repr((repr(cfg.corpus), langs, tok_langs, cfg.alpha, cfg.vocab_size, repr(tokenizer),
                          cfg.data.valid_fraction, cfg.data.max_valid_tokens, cfg.data.budget_cap, budget))
         return DataPlan(status, (identity, size))
