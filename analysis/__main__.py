@@ -11,7 +11,7 @@
 step, from the run directories and squeue (analysis/status.py); it needs nothing but the core install.
 
 `compare` prints, language by language, what one configuration (--arm) changes against another (--base):
-Δ of the seed means, its standard error and |Δ|/se; with --against L, each run's values relative to language L
+Δ of the seed means and its Welch 95 % interval; with --against L, each run's values relative to language L
 in the same run (analysis/contrast.py).
 
 `dashboard` builds the sweep's W&B workspace (analysis/dashboard.py; needs the [dashboards] extra) and saves it

@@ -65,8 +65,9 @@ def _per_run(df: pd.DataFrame, metric: str) -> pd.DataFrame:
 def contrast(base: pd.DataFrame, arm: pd.DataFrame, metric: str, langs: Sequence[str] | None = None,
              against: str | None = None) -> pd.DataFrame:
     """Per language (and group): the base's and the arm's mean, std and seed count, Δ = arm − base, its
-    standard error, Welch's degrees of freedom and 95 % interval (columns COLUMNS). `langs`: which, in that order (default: every language
-    and group both sides have, languages first). `against`: values relative to that language, run by run.
+    standard error, Welch's degrees of freedom and 95 % interval (columns COLUMNS). `langs`: which, in that
+    order (default: every language and group both sides have, languages first). `against`: values relative
+    to that language, run by run.
     Raises ContrastError (one line) for a side with no run of `metric`, a side mixing configurations, a
     language that a side does not have, or nothing left to compare."""
     tables = {}

@@ -46,7 +46,7 @@ KNOBS_CONFIG_KEY = "knobs"
 GROUP_LANGS = {"high": ("en", "fr"), "low": ("sw", "ur")}
 LANGS = tuple(lang for members in GROUP_LANGS.values() for lang in members)
 FINAL_METRICS = ("mlm_bpc", "transfer_acc")  # the figures' metrics (figures.METRIC_PREFERENCE)
-CURVE_METRIC = "mlm_bpc"  # bits/char: comparable across the runs' tokenizers, unlike nats/token
+CURVE_METRIC = "mlm_bpc"  # bits/char: per character, unlike nats/token (tokenizers still shift it: tokenizer.langs)
 HEALTH_CURVES = ("train/loss", "train/lr", "train/grad_norm", "train/tokens_per_s", "train/mfu")
 HEALTH_FINAL = ("train_tokens_per_s", "mfu")
 # sweeps/ of a clone, as the package installs it (xlmr/conf/sweep links to sweeps/): found from a clone and a wheel
