@@ -61,8 +61,11 @@ KNOBS_BEFORE_THEY_EXISTED: dict[str, tuple[Any, str]] = {
     "train.decay_fraction": (0.2, "train.lr"),  # 2026-11-26, its default (unused by linear)
     "corpus.p_arabic_loan": (0.0, "corpus.cognate_p"),  # 2026-11-26: no loanword layer before
     "eval.transfer.translate_train": (False, "eval.transfer.steps"),  # 2026-11-27: no translate-train control before
-    "tokenizer.langs": (None, "vocab_size"),  # 2026-11-28: every tokenizer was trained on the run's own langs
 }
+# Knobs added after runs were recorded whose old value is another knob's: key → that knob. Before
+# tokenizer.langs (2026-11-28) every tokenizer was trained on the run's own languages; a record that has the key
+# null (the first runs with it, that day) means the same.
+KNOBS_THAT_WERE_ANOTHER: dict[str, str] = {"tokenizer.langs": "langs"}
 
 
 @dataclass(frozen=True)
@@ -160,6 +163,9 @@ def record_rows(record: Mapping[str, Any], run_dir: str) -> list[dict[str, Any]]
     for key, (value, marker) in KNOBS_BEFORE_THEY_EXISTED.items():
         if key not in recorded and marker in recorded:
             recorded[key] = value
+    for key, source in KNOBS_THAT_WERE_ANOTHER.items():
+        if recorded.get(key) is None and source in recorded:
+            recorded[key] = recorded[source]
     knobs = {knob_column(k): _scalar(v) for k, v in recorded.items()}
     extra = {"params_total": _number(record["params"]["total"], "params.total"),
              "params_non_embedding": _number(record["params"]["non_embedding"], "params.non_embedding"),

@@ -302,7 +302,13 @@ def fig_langs(df: pd.DataFrame, metric: str) -> Figure:
     return _finish(fig, axes, "Fig. 2: at fixed capacity, how does adding languages change quality\n"
                    "for high- vs low-resource languages? (the curse of multilinguality)",
                    "number of pretraining languages (log scale)", metric,
-                   [_seeds_note(pd.concat(all_stats)), _budget_note(sel)])
+                   [_seeds_note(pd.concat(all_stats)), _budget_note(sel), _tokenizer_note(sel)])
+
+
+def _tokenizer_note(sel: pd.DataFrame) -> str:
+    """When every language count shares one tokenizer (tokenizer.langs), which; else "" (each count its own)."""
+    tokenizer = _constant(sel, "tokenizer.langs")
+    return f"one tokenizer for every count: trained on the {tokenizer}-language set" if tokenizer is not None else ""
 
 
 def _budget_note(sel: pd.DataFrame) -> str:

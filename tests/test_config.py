@@ -209,8 +209,9 @@ def test_a_tokenizer_set_missing_run_languages_names_them():
     assert err.value.key == "data.unseen_langs" and "tokenizer.langs" in str(err.value)
 
 
-def test_the_tokenizer_languages_are_a_knob_named_like_langs_and_null_for_the_runs_own():
-    assert science_knobs(compose_cfg())["tokenizer.langs"] is None
+def test_the_tokenizer_languages_are_a_knob_named_like_langs():
+    assert science_knobs(compose_cfg())["tokenizer.langs"] == "7"  # null: the run's own set
     assert science_knobs(compose_cfg("langs=7", "tokenizer.langs=15"))["tokenizer.langs"] == "15"
-    assert science_knobs(compose_cfg("langs=15", "tokenizer.langs=15"))["tokenizer.langs"] is None  # the same run
+    assert science_knobs(compose_cfg("langs=15"))["tokenizer.langs"] == "15"  # the same tokenizer, the same value
+    assert science_knobs(compose_cfg("langs=[en,sw]", "tokenizer.langs=[sw,en]"))["tokenizer.langs"] == "en+sw"
     assert science_knobs(compose_cfg("langs=[en,sw]", "tokenizer.langs=[en,fr,sw]"))["tokenizer.langs"] == "en+fr+sw"

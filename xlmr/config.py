@@ -430,9 +430,11 @@ def science_knobs(cfg: DictConfig) -> dict[str, Any]:
         group, _, leaf = path.partition(".")
         knobs[group if leaf == "name" else path] = value
     knobs.update(langs=langs_name(cfg), num_langs=len(lang_codes(cfg)))
-    if "tokenizer.langs" in knobs:  # named like langs ('15', 'en+fr+sw'); null when it is the run's own set
+    if "tokenizer.langs" in knobs:  # the set the tokenizer is trained on, named like langs ('15', 'en+fr+sw'):
+        # the run's own when null or the same set, so that 7- and 15-language runs with tokenizer.langs=15 and the
+        # 15-language runs' own tokenizer are one condition in the results table
         own = tokenizer_lang_codes(cfg) == lang_codes(cfg)
-        knobs["tokenizer.langs"] = None if own else langs_name_of(cfg.tokenizer.langs)
+        knobs["tokenizer.langs"] = knobs["langs"] if own else langs_name_of(cfg.tokenizer.langs)
     first = {k: knobs[k] for k in _HEADLINE_KNOBS if k in knobs}
     return {**first, **{k: v for k, v in knobs.items() if k not in first}}
 

@@ -123,6 +123,18 @@ def test_knobs_added_later_get_the_value_older_runs_used(tmp_path, fake):
     assert "corpus.subgroups" not in df.columns
 
 
+def test_a_runs_tokenizer_languages_are_its_own_where_not_recorded(tmp_path, fake):
+    """tokenizer.langs: older records (no key) and null ones trained the tokenizer on their own languages, so a
+    7-language run with the 15-language tokenizer and a 15-language run are one tokenizer condition."""
+    fake.write_run(tmp_path, "s", "old15", fake.result("s", "old15", fake.knobs(num_langs=15)))
+    fake.write_run(tmp_path, "s", "null7", fake.result("s", "null7", {**fake.knobs(num_langs=7), "tokenizer.langs": None}))
+    fake.write_run(tmp_path, "s", "tok15", fake.result("s", "tok15", {**fake.knobs(num_langs=7), "tokenizer.langs": "15"}))
+    df, skipped = collect.collect_runs([tmp_path], warn=False)
+    assert skipped == []
+    tok = df.groupby("run")["tokenizer.langs"].first()
+    assert (tok["old15"], tok["null7"], tok["tok15"]) == ("15", "7", "15")
+
+
 def test_runs_of_one_configuration_on_different_data_are_named_not_merged_silently(tmp_path, fake, capsys):
     # data_key is the shards artifact's cache key (corpus, generator version, tokenizer). Seeds of one
     # configuration share it; when the generator changed between them the table says so, in one line.

@@ -92,6 +92,24 @@ def test_fig_langs_names_a_budget_grown_with_the_language_count(tmp_path, fake, 
     assert "updates grow" not in text
 
 
+def test_fig_langs_names_one_tokenizer_shared_by_the_language_counts(tmp_path, fake, tables):
+    """7 languages with tokenizer.langs=15 and 15 languages (their own): one tokenizer, said in the legend;
+    each count with its own tokenizer (the fake fig2 sweep's records have no key) adds nothing."""
+    for n, tok in ((7, "15"), (15, None)):
+        for seed in (0, 1):
+            name = f"langs={n},seed={seed}"
+            fake.write_run(tmp_path, "t", name, fake.result("t", name, {**fake.knobs(num_langs=n, seed=seed),
+                                                                        "tokenizer.langs": tok}))
+    df, _ = collect.collect_runs([tmp_path], warn=False)
+    fig = figures.fig_langs(df, "mlm_bpc")
+    assert len(figures.errorbar_values(fig)) == 3  # one line per group: one condition, not two
+    text = " ".join(t.get_text() for t in fig.findobj(lambda a: hasattr(a, "get_text")))
+    assert "one tokenizer for every count: trained on the 15-language set" in text
+    text = " ".join(t.get_text() for t in figures.fig_langs(tables["fig2_langs"], "mlm_bpc")
+                    .findobj(lambda a: hasattr(a, "get_text")))
+    assert "one tokenizer" not in text
+
+
 def test_fig_capacity_diagonal(tables):
     fig = figures.fig_langs_capacity(tables["fig4_capacity"], "mlm_loss")
     assert len(fig.axes) == 3
