@@ -308,7 +308,10 @@ def fig_langs(df: pd.DataFrame, metric: str) -> Figure:
 def _tokenizer_note(sel: pd.DataFrame) -> str:
     """When every language count shares one tokenizer (tokenizer.langs), which; else "" (each count its own)."""
     tokenizer = _constant(sel, "tokenizer.langs")
-    return f"one tokenizer for every count: trained on the {tokenizer}-language set" if tokenizer is not None else ""
+    if tokenizer is None:
+        return ""
+    named = f"the {tokenizer}-language set" if str(tokenizer).isdigit() else str(tokenizer).replace("+", ", ")
+    return f"one tokenizer for every count: trained on {named}"
 
 
 def _budget_note(sel: pd.DataFrame) -> str:

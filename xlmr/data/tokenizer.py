@@ -32,9 +32,9 @@ class TokenizerConfig:
     seed: int = 0  # not the run seed: runs that differ only in seed share one tokenizer
     # The languages it is trained on (their α-shares among themselves): null = the run's own `langs`; a set
     # size (15, 30, …) or a list of codes that holds every language of the run. One tokenizer for a sweep's
-    # language counts, so that their bits/char compare one tokenization (a language cut into smaller pieces
-    # scores lower MLM bits/char on the same text: docs/synthetic-corpus.md#fixed-tokenizer). XLM-R trains one
-    # vocabulary for its 100 languages.
+    # language counts, so that their bits/char compare one tokenization (the same model, data and budget score
+    # a language's text up to ±.15 bits/char apart under two tokenizers: docs/synthetic-corpus.md#fixed-tokenizer).
+    # XLM-R trains one vocabulary for its 100 languages.
     langs: Any = None
 
 BOS, PAD, EOS, UNK = 0, 1, 2, 3
