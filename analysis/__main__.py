@@ -98,12 +98,19 @@ def _load(args: argparse.Namespace) -> tuple[pd.DataFrame, list[collect.Skipped]
         return df, skipped, f"W&B {args.wandb}" + (f" group {args.group}" if args.group else "")
     if not args.runs:
         raise UsageError("no RUNS_DIR given (or --wandb ENTITY/PROJECT)")
-    runs = _expand(args.runs)
+    df, skipped = _collect_dirs(args.runs)
+    return df, skipped, ", ".join(map(str, args.runs))
+
+
+def _collect_dirs(paths: list[Path]) -> tuple[pd.DataFrame, list[collect.Skipped]]:
+    """The results table of run directories (or quoted patterns); UsageError for one that does not exist."""
+    from analysis import collect
+
+    runs = _expand(paths)
     missing = [str(p) for p in runs if not p.is_dir()]
     if missing:
         raise UsageError(f"runs directory not found: {', '.join(missing)}")
-    df, skipped = collect.collect_runs(runs)
-    return df, skipped, ", ".join(map(str, args.runs))
+    return collect.collect_runs(runs)
 
 
 def _expand(paths: list[Path]) -> list[Path]:
@@ -198,12 +205,11 @@ def _compare(args: argparse.Namespace) -> int:
 
     sides = {}
     for side in ("base", "arm"):
-        runs = _expand(getattr(args, side))
-        missing = [str(p) for p in runs if not p.is_dir()]
-        if missing:
-            print(f"error: --{side}: runs directory not found: {', '.join(missing)}", file=sys.stderr)
+        try:
+            df, _ = _collect_dirs(getattr(args, side))
+        except UsageError as err:
+            print(f"error: --{side}: {err}", file=sys.stderr)
             return 2
-        df, _ = collect.collect_runs(runs)
         if df.empty:
             print(f"error: --{side}: no finished runs found in {', '.join(map(str, getattr(args, side)))}",
                   file=sys.stderr)

@@ -256,6 +256,11 @@ def tokenizer_lang_codes(cfg: DictConfig) -> list[str]:
     return sorted(codes, key=lambda code: order.get(code, len(order)))
 
 
+def corpus_lang_codes(cfg: DictConfig) -> list[str]:
+    """Every language whose corpus a run needs: its own, then those tokenizer.langs adds."""
+    return list(dict.fromkeys(lang_codes(cfg) + tokenizer_lang_codes(cfg)))
+
+
 def _codes(langs: Any, key: str) -> list[str]:
     from xlmr.data.languages import SET_SIZES, known_codes, language_set
 
@@ -375,8 +380,7 @@ def validate(cfg: DictConfig | Config) -> None:
 
         check_config(cfg.corpus)  # the generator's own rules across fields (n_nouns >= n_topics, …)
 
-    every_code = dict.fromkeys(codes + tokenizer_lang_codes(cfg) + list(cfg.data.unseen_langs))
-    corpus_source(cfg.corpus).check(list(every_code))  # names a missing/empty file
+    corpus_source(cfg.corpus).check(corpus_lang_codes(cfg) + list(cfg.data.unseen_langs))  # a missing/empty file
 
 
 def without_hydra(cfg: DictConfig | Config) -> DictConfig:

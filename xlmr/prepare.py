@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from xlmr.config import Config, lang_codes, tokenizer_lang_codes
+from xlmr.config import Config, corpus_lang_codes, tokenizer_lang_codes
 from xlmr.console import printed, say, stage
 
 
@@ -94,8 +94,7 @@ def _prepare_sweep(configs: list[Config], config: Any) -> None:
     pending = {}
     for cfg in configs:
         source = corpus_source(cfg.corpus)
-        codes = lang_codes(cfg) + [c for c in tokenizer_lang_codes(cfg) if c not in lang_codes(cfg)]
-        for lang, cached in source.cached(codes, Path(cfg.paths.cache_dir)).items():
+        for lang, cached in source.cached(corpus_lang_codes(cfg), Path(cfg.paths.cache_dir)).items():
             if not cached:
                 pending[(repr(cfg.corpus), lang, cfg.paths.cache_dir)] = CorpusTask(cfg.corpus, lang, cfg.paths.cache_dir)
     if pending:

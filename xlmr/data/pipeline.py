@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from xlmr.config import Config, lang_codes, section_knobs, tokenizer_lang_codes
+from xlmr.config import Config, corpus_lang_codes, lang_codes, section_knobs, tokenizer_lang_codes
 from xlmr.console import stage
 from xlmr.fields import ConfigError
 
@@ -218,7 +218,7 @@ def data_plan(cfg: Config) -> DataPlan:
     langs = lang_codes(cfg)
     tok_langs = tokenizer_lang_codes(cfg)
     source = corpus_source(cfg.corpus)
-    every_lang = langs + [lang for lang in tok_langs if lang not in langs]  # tokenizer.langs may add corpora
+    every_lang = corpus_lang_codes(cfg)  # tokenizer.langs may add corpora
     n_cached = sum(source.cached(every_lang, cache_dir).values())
     status = {"corpus": f"{n_cached}/{len(every_lang)} cached"}
     if n_cached < len(every_lang):
