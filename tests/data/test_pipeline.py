@@ -110,16 +110,16 @@ def test_a_run_trains_on_its_languages_with_the_tokenizer_of_a_larger_set(tmp_pa
 
 def test_a_prepare_only_sweep_builds_the_tokenizer_of_tokenizer_langs(tmp_path, monkeypatch):
     """xlmr/prepare.py's stages (corpus tasks, tokenizer tasks) follow tokenizer.langs too. Its tasks run in
-    this process here: a pool forked from a test process that has trained SentencePiece before (the tests
-    above) can hang in the child's SentencePiece trainer."""
+    the local process pool, started after the tests above trained SentencePiece in this process."""
     import json
 
     import xlmr.prepare as prepare
     from _shared import tiny_cfg
     from xlmr.config import typed
+    from xlmr.data.fanout import process_pool
     from xlmr.data.pipeline import prepare_data
 
-    monkeypatch.setattr(prepare, "task_runner", lambda config, workers: lambda fn, tasks: [fn(t) for t in tasks])
+    monkeypatch.setattr(prepare, "task_runner", lambda config, workers: process_pool(2))
     cfg = typed(tiny_cfg(tmp_path, "langs=[en,sw]", "tokenizer.langs=[en,fr,sw]"))
     prepare.prepare_sweep([cfg], config=None)
     manifests = [json.loads(m.read_text()) for m in (tmp_path / "tokenizer").glob("*/manifest.json")]

@@ -7,6 +7,7 @@ rerun after a failure redoes only what is missing.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -17,12 +18,19 @@ from xlmr.console import bar
 
 
 def process_pool(workers: int) -> Callable[[Callable[[Any], Any], Sequence[Any]], list]:
-    """Up to `workers` processes (one SentencePiece thread each is what a task uses best)."""
+    """Up to `workers` processes (one SentencePiece thread each is what a task uses best).
+
+    Workers start from a fork server, not forked from this process: SentencePiece's trainer leaves state
+    behind in a process that has trained once (with num_threads > 1) such that a tokenizer task in a child
+    forked from it never returns. A run with data.prepare_workers > 1 trains its tokenizer here and then
+    encodes its shards in the pool; a prepare_only sweep trains tokenizers in the pool. Tasks and their
+    functions are module-level and picklable, so they need nothing inherited from this process."""
 
     def run(function: Callable[[Any], Any], tasks: Sequence[Any]) -> list:
         if not tasks:
             return []
-        with ProcessPoolExecutor(max_workers=min(workers, len(tasks))) as pool:
+        with ProcessPoolExecutor(max_workers=min(workers, len(tasks)),
+                                 mp_context=multiprocessing.get_context("forkserver")) as pool:
             futures = [pool.submit(function, task) for task in tasks]
             for future in bar(futures, desc="chunks", unit="task"):
                 future.result()  # the first failure is raised here
