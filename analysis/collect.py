@@ -286,6 +286,39 @@ def group_pivot(df: pd.DataFrame, metric: str) -> pd.DataFrame:
     return table.loc[sorted(table.index, key=lambda idx: tuple(natural_key(part) for part in idx))]
 
 
+def all_over_shared_languages(df: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, list[str]]]:
+    """A run records `all` as the mean over its own languages, so the `all` of a 30-language run and that of a
+    7-language run average different languages (at 30 languages, 23 that the 7-language run never saw).
+    Where finished runs differ in which languages have a metric, their `all` rows are recomputed here as
+    the mean over the languages that every one of them has (the record's own definition, on the shared set).
+    Returns (the table, metric → those languages for each metric recomputed); the table is returned as it is
+    when every run has the same languages."""
+    done = df[(df["status"] == "done") & ~df["is_group"].astype(bool) & df["value"].notna()]
+    per_run = done.groupby(["metric", "run_dir"])["lang"].agg(frozenset)
+    shared: dict[str, list[str]] = {}
+    for metric, sets in per_run.groupby(level="metric"):
+        if len(set(sets)) > 1:
+            common = frozenset.intersection(*sets)
+            shared[str(metric)] = sorted(common, key=list(done["lang"].drop_duplicates()).index)
+    if not shared:
+        return df, {}
+    out = df.copy()
+    for metric, langs in shared.items():
+        rows = done[(done["metric"] == metric) & done["lang"].isin(langs)]
+        means = rows.groupby("run_dir")["value"].mean() if langs else pd.Series(dtype=float)
+        target = (out["metric"] == metric) & out["is_group"].astype(bool) & (out["lang"] == "all") & (out["status"] == "done")
+        out.loc[target, "value"] = out.loc[target, "run_dir"].map(means).astype(float).to_numpy()
+    return out, shared
+
+
+def shared_languages_note(shared: dict[str, list[str]], metric: str) -> str:
+    """One line for a figure or table whose `all` was recomputed (all_over_shared_languages); else ""."""
+    langs = shared.get(metric)
+    if langs is None:
+        return ""
+    return f"all = mean over the {len(langs)} languages every run has ({', '.join(langs)})"
+
+
 def natural_key(text: Any) -> tuple[tuple[int, Any], ...]:
     """Sort key that orders numbers inside strings by value: 'langs=7' < 'langs=15'."""
     parts = re.split(r"(-?\d+(?:\.\d+)?(?:e-?\d+)?)", str(text))

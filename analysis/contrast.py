@@ -29,7 +29,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from analysis.collect import knob_columns, natural_key
+from analysis.collect import all_over_shared_languages, knob_columns, natural_key, shared_languages_note
 
 COLUMNS = ["lang", "base_mean", "base_std", "base_n", "arm_mean", "arm_std", "arm_n", "delta", "se", "df", "ci_low",
            "ci_high"]
@@ -69,7 +69,11 @@ def contrast(base: pd.DataFrame, arm: pd.DataFrame, metric: str, langs: Sequence
     order (default: every language and group both sides have, languages first). `against`: values relative
     to that language, run by run.
     Raises ContrastError (one line) for a side with no run of `metric`, a side mixing configurations, a
-    language that a side does not have, or nothing left to compare."""
+    language that a side does not have, or nothing left to compare. Where the sides' runs differ in their
+    languages (7 against 15), `all` is the mean over the languages every run has (the table's attrs["note"]
+    says which): each run's recorded `all` averages its own languages."""
+    both, recomputed = all_over_shared_languages(pd.concat([base, arm], ignore_index=True))
+    base, arm = both[both["run_dir"].isin(set(base["run_dir"]))], both[both["run_dir"].isin(set(arm["run_dir"]))]
     tables = {}
     for side, df in (("base", base), ("arm", arm)):
         table = _per_run(df, metric)
@@ -102,7 +106,9 @@ def contrast(base: pd.DataFrame, arm: pd.DataFrame, metric: str, langs: Sequence
                      **welch(a.mean() - b.mean(), a.var(ddof=1), len(a), b.var(ddof=1), len(b))})
     if not rows:
         raise ContrastError(f"nothing to compare: --langs names only --against {against}")
-    return pd.DataFrame(rows, columns=COLUMNS)
+    table = pd.DataFrame(rows, columns=COLUMNS)
+    table.attrs["note"] = shared_languages_note(recomputed, metric)
+    return table
 
 
 def t975(df: float) -> float:
@@ -132,5 +138,7 @@ def format_contrast(table: pd.DataFrame, metric: str, against: str | None = None
              f"* = the interval excludes 0"]
     shown = table.rename(columns={"base_n": "n", "arm_n": "n "})
     shown[""] = ["*" if lo > 0 or hi < 0 else "" for lo, hi in zip(table["ci_low"], table["ci_high"])]
+    if table.attrs.get("note"):
+        lines.append(table.attrs["note"])
     lines.append(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     return "\n".join(lines)

@@ -29,7 +29,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import NullLocator
 
-from analysis.collect import GROUPS, atomic_write, is_monolingual, knob_columns, monolingual_gain
+from analysis.collect import (GROUPS, all_over_shared_languages, atomic_write, is_monolingual, knob_columns,
+                              monolingual_gain, shared_languages_note)
 
 METRIC_PREFERENCE = ("transfer_acc", "mlm_bpc", "mlm_loss")
 METRIC_LABELS = {
@@ -281,7 +282,9 @@ def _transfer_references(ax: Any, df: pd.DataFrame, plotted: pd.DataFrame, metri
 
 def fig_langs(df: pd.DataFrame, metric: str) -> Figure:
     """Fig. 2: metric vs number of languages at fixed capacity; high-resource, low-resource, all.
-    Several widths in the table give one panel each (capacity fixed within a panel)."""
+    Several widths in the table give one panel each (capacity fixed within a panel). `all` is the mean over
+    the languages every run has (the seven of a 7 → 30 sweep), so that its points average the same languages."""
+    df, shared = all_over_shared_languages(df)
     sel = _group_rows(df, metric, GROUPS)
     langs = _require_varying(sel, "num_langs", "language counts")
     widths = sorted(sel["model.hidden"].dropna().unique()) if "model.hidden" in sel.columns else []
@@ -302,7 +305,8 @@ def fig_langs(df: pd.DataFrame, metric: str) -> Figure:
     return _finish(fig, axes, "Fig. 2: at fixed capacity, how does adding languages change quality\n"
                    "for high- vs low-resource languages? (the curse of multilinguality)",
                    "number of pretraining languages (log scale)", metric,
-                   [_seeds_note(pd.concat(all_stats)), _budget_note(sel), _tokenizer_note(sel)])
+                   [_seeds_note(pd.concat(all_stats)), _budget_note(sel), _tokenizer_note(sel),
+                    shared_languages_note(shared, metric)])
 
 
 def _tokenizer_note(sel: pd.DataFrame) -> str:
@@ -350,7 +354,9 @@ def _diagonal(stats: pd.DataFrame) -> pd.DataFrame | None:
 def fig_langs_capacity(df: pd.DataFrame, metric: str) -> Figure:
     """Fig. 4: metric vs number of languages while capacity (hidden size) grows with it.
     One panel per group (high, low, all); a point per (num_langs, hidden) pair present, labelled by H;
-    dashed lines hold the width fixed, the solid line grows it with the language count."""
+    dashed lines hold the width fixed, the solid line grows it with the language count. `all`: the mean over
+    the languages every run has, as in fig_langs."""
+    df, shared = all_over_shared_languages(df)
     sel = _group_rows(df, metric, GROUPS)
     langs = _require_varying(sel, "num_langs", "language counts")
     widths = _require_varying(sel, "model.hidden", "capacities (hidden sizes)")
@@ -388,7 +394,8 @@ def fig_langs_capacity(df: pd.DataFrame, metric: str) -> Figure:
         _set_ticks(ax, langs)
         ax.set_title(GROUP_STYLE[group]["label"], fontsize="small")
     notes = [_seeds_note(pd.concat(all_stats)),
-             "" if grown_any else "no (languages, width) diagonal: fixed-width lines only"]
+             "" if grown_any else "no (languages, width) diagonal: fixed-width lines only",
+             shared_languages_note(shared, metric)]
     return _finish(fig, axes, "Fig. 4: does growing capacity (hidden size H) with the number of languages\n"
                    "recover the quality lost to capacity dilution?",
                    "number of pretraining languages (log scale)", metric, notes)

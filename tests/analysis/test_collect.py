@@ -135,6 +135,43 @@ def test_a_runs_tokenizer_languages_are_its_own_where_not_recorded(tmp_path, fak
     assert (tok["old15"], tok["null7"], tok["tok15"]) == ("15", "7", "15")
 
 
+def _with_extra_language(fake, record, lang="hi", value=9.0):
+    """A record with one more language than the fixture's four (far off, so a mean over it shows), its groups
+    recomputed as a run records them: `all` over every language it has."""
+    record["languages"][lang] = {m: value for m in fake.METRICS}
+    record["groups"] = fake.groups(record["languages"])
+    return record
+
+
+def test_all_is_recomputed_over_the_languages_every_run_has(tmp_path, fake):
+    """A 7-language run's `all` and a 15-language run's average different languages; over runs that differ in
+    their languages, `all` becomes the mean over the shared ones, and the table is untouched where they agree."""
+    fake.write_run(tmp_path, "s", "seven", fake.result("s", "seven", fake.knobs(num_langs=7)))
+    fake.write_run(tmp_path, "s", "more", _with_extra_language(fake, fake.result("s", "more", fake.knobs(num_langs=15))))
+    df, _ = collect.collect_runs([tmp_path], warn=False)
+    out, shared = collect.all_over_shared_languages(df)
+    assert shared == {m: ["en", "fr", "sw", "ur"] for m in fake.METRICS}
+
+    def all_of(table, run, metric="mlm_bpc"):
+        return float(table[(table["run"] == run) & (table["lang"] == "all") & (table["metric"] == metric)]["value"].iloc[0])
+
+    def mean_of_four(table, run, metric="mlm_bpc"):
+        rows = table[(table["run"] == run) & ~table["is_group"] & (table["metric"] == metric)
+                     & table["lang"].isin(["en", "fr", "sw", "ur"])]
+        return float(rows["value"].mean())
+
+    assert all_of(df, "more", "mlm_bpc") > mean_of_four(df, "more") + 1  # as recorded: over five, hi included
+    for run in ("seven", "more"):
+        assert all_of(out, run) == pytest.approx(mean_of_four(df, run))
+    assert all_of(out, "seven") == pytest.approx(all_of(df, "seven"))  # its own languages are the shared ones
+    untouched = out[~((out["lang"] == "all") & out["is_group"])]
+    pd.testing.assert_frame_equal(untouched, df[~((df["lang"] == "all") & df["is_group"])])
+    assert "all = mean over the 4 languages every run has (en, fr, sw, ur)" == collect.shared_languages_note(shared, "mlm_bpc")
+    same, none = collect.all_over_shared_languages(df[df["run"] == "more"])
+    assert none == {} and collect.shared_languages_note(none, "mlm_bpc") == ""
+    assert all_of(same, "more") == all_of(df, "more")
+
+
 def test_runs_of_one_configuration_on_different_data_are_named_not_merged_silently(tmp_path, fake, capsys):
     # data_key is the shards artifact's cache key (corpus, generator version, tokenizer). Seeds of one
     # configuration share it; when the generator changed between them the table says so, in one line.

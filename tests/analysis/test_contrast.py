@@ -99,6 +99,27 @@ def test_against_a_reference_language_cancels_what_every_language_shares(ctl_roo
     assert "mlm_bpc of sw in the same run" in text and "-0.15" in text and text.rstrip().endswith("*")
 
 
+def test_all_compares_the_languages_both_sides_have(tmp_path, fake):
+    """A 15-language arm records `all` over its fifteen; against a 7-language base, `all` is the mean over the
+    languages every run has, and the printed table says which."""
+    for n in (7, 15):
+        for seed in SEED_LUCK:
+            run = f"langs={n},seed={seed}"
+            bpc = _values(n, seed) | ({"hi": 3.0} if n == 15 else {})
+            record = _with_values(fake.result("ctl", run, fake.knobs(num_langs=n, seed=seed)), bpc)
+            low, every = (bpc["sw"] + bpc["ur"]) / 2, sum(bpc.values()) / len(bpc)
+            record["groups"] = {"low": {"mlm_bpc": low, "mlm_loss": 2.4 * low},
+                                "all": {"mlm_bpc": every, "mlm_loss": 2.4 * every}}
+            fake.write_run(tmp_path, "ctl", run, record)
+    base, arm = _side(tmp_path, "ctl/langs=7,seed=*"), _side(tmp_path, "ctl/langs=15,seed=*")
+    printed = format_contrast(contrast(base, arm, "mlm_bpc"), "mlm_bpc")
+    assert "all = mean over the 2 languages every run has (ur, sw)" in printed  # in the records' order
+    table = contrast(base, arm, "mlm_bpc").set_index("lang")
+    assert list(table.index) == ["sw", "ur", "all", "low"]
+    assert table.loc["all", "delta"] == pytest.approx(table.loc["low", "delta"])  # all = mean(sw, ur) here
+    assert table.loc["all", "delta"] == pytest.approx((0.20 + 0.05) / 2 + np.mean([2 * j for (lang, _), j in JITTER.items()]))
+
+
 def test_bad_requests_are_one_line_errors(ctl_root):
     base = _side(ctl_root, "ctl/langs=7,seed=*")
     mixed = _side(ctl_root, "ctl/langs=15,*seed=*")

@@ -110,6 +110,29 @@ def test_fig_langs_names_one_tokenizer_shared_by_the_language_counts(tmp_path, f
     assert "one tokenizer" not in text
 
 
+def test_fig_langs_and_fig_capacity_average_all_over_the_languages_every_run_has(tmp_path, fake):
+    """The 15-language runs have a fifth language (far off); `all` is drawn over the four every run has, and the
+    legend says so: each run's recorded `all` averages its own languages, a different set at each count."""
+    for n, hidden in ((7, 128), (15, 128), (15, 256)):
+        for seed in (0, 1):
+            name = f"langs={n},h={hidden},seed={seed}"
+            record = fake.result("t", name, fake.knobs(num_langs=n, hidden=hidden, seed=seed))
+            if n == 15:
+                record["languages"]["hi"] = {m: 9.0 for m in fake.METRICS}
+                record["groups"] = fake.groups(record["languages"])
+            fake.write_run(tmp_path, "t", name, record)
+    df, _ = collect.collect_runs([tmp_path], warn=False)
+    four = df[~df["is_group"] & (df["metric"] == "mlm_bpc") & (df["num_langs"] == 15) & (df["model.hidden"] == 128)
+              & (df["lang"] != "hi")].groupby("run")["value"].mean().mean()
+    for draw in (figures.fig_langs, figures.fig_langs_capacity):
+        fig = draw(df, "mlm_bpc")
+        text = " ".join(t.get_text() for t in fig.findobj(lambda a: hasattr(a, "get_text")))
+        assert "all = mean over the 4 languages every run has (en, fr, sw, ur)" in text, draw.__name__
+    lines = figures.errorbar_values(figures.fig_langs(df, "mlm_bpc"))
+    (line,) = [ln for ln in lines if ln["label"].startswith("all") and "128" in ln["axes_title"]]
+    assert line["y"][list(line["x"]).index(15)] == pytest.approx(four)
+
+
 def test_fig_capacity_diagonal(tables):
     fig = figures.fig_langs_capacity(tables["fig4_capacity"], "mlm_loss")
     assert len(fig.axes) == 3
