@@ -24,6 +24,7 @@ with no figure or sweep file, no [dashboards] extra); 1 W&B could not be read or
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -138,7 +139,10 @@ def _summary(df: pd.DataFrame, skipped: list[collect.Skipped], metric: str) -> s
     sweeps = ", ".join(sorted(df["sweep"].unique()))
     lines = [f"runs: {collect.n_runs(df)} finished, {len(skipped)} skipped; sweeps: {sweeps}; {len(df):,} rows",
              f"metric: {metric} ({metric_label(metric)}); group means per run:"]
-    pivot = collect.group_pivot(df, metric)
+    shown, shared = collect.all_over_shared_languages(df)  # the figures' `all`, so that rows compare
+    if collect.shared_languages_note(shared, metric):
+        lines.append(collect.shared_languages_note(shared, metric))
+    pivot = collect.group_pivot(shown, metric)
     if pivot.empty:
         lines.append("  (no group rows for this metric)")
     else:
@@ -289,4 +293,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except BrokenPipeError:  # `python -m analysis … | head`: the reader has what it wanted; no traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's flush at exit would fail again
+        sys.exit(1)
