@@ -42,14 +42,14 @@ def train(seed: int) -> int:
 
 
 if __name__ == "__main__":
-    train(0)  # this process has trained SentencePiece once, as a run with data.prepare_workers > 1 has
+    train(0)  # this process has trained SentencePiece once (as a test or a notebook may have)
     print(process_pool(2)(train, [1, 2]), flush=True)
 """
 
 
 def test_tokenizer_tasks_return_in_a_pool_started_after_this_process_trained_sentencepiece(tmp_path):
     """Children forked from a process that has trained SentencePiece hang in their own trainer (measured:
-    every try, SentencePiece 0.2). The pool's workers come from a fork server, so the tasks return. Run in a
+    every try, SentencePiece 0.2.3). The pool's workers come from a fork server, so the tasks return. Run in a
     child process of its own, so that a regression fails here (timeout) instead of hanging the suite."""
     import os
     import signal

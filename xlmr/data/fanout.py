@@ -20,11 +20,12 @@ from xlmr.console import bar
 def process_pool(workers: int) -> Callable[[Callable[[Any], Any], Sequence[Any]], list]:
     """Up to `workers` processes (one SentencePiece thread each is what a task uses best).
 
-    Workers start from a fork server, not forked from this process: SentencePiece's trainer leaves state
-    behind in a process that has trained once (with num_threads > 1) such that a tokenizer task in a child
-    forked from it never returns. A run with data.prepare_workers > 1 trains its tokenizer here and then
-    encodes its shards in the pool; a prepare_only sweep trains tokenizers in the pool. Tasks and their
-    functions are module-level and picklable, so they need nothing inherited from this process."""
+    Workers start from a fork server, not forked from this process. Measured (SentencePiece 0.2.3): in a
+    child forked from a process that has trained SentencePiece once (num_threads > 1), a tokenizer-training
+    task never returns, every try; encoding tasks do. A prepare_only sweep trains its tokenizers in the pool,
+    and whether this process trained one before (a test, a notebook, one run prepared in-process) is not this
+    function's to know. Tasks and their functions are module-level and picklable: they need nothing
+    inherited from this process."""
 
     def run(function: Callable[[Any], Any], tasks: Sequence[Any]) -> list:
         if not tasks:
