@@ -140,8 +140,9 @@ def _summary(df: pd.DataFrame, skipped: list[collect.Skipped], metric: str) -> s
     lines = [f"runs: {collect.n_runs(df)} finished, {len(skipped)} skipped; sweeps: {sweeps}; {len(df):,} rows",
              f"metric: {metric} ({metric_label(metric)}); group means per run:"]
     shown, shared = collect.all_over_shared_languages(df)  # the figures' `all`, so that rows compare
-    if collect.shared_languages_note(shared, metric):
-        lines.append(collect.shared_languages_note(shared, metric))
+    note = collect.shared_languages_note(shared, metric)
+    if note:
+        lines.append(note)
     pivot = collect.group_pivot(shown, metric)
     if pivot.empty:
         lines.append("  (no group rows for this metric)")
